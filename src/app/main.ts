@@ -1,0 +1,34 @@
+/**
+ * The composition root of the `murmur` (alias `hab`) command: builds the real dependencies,
+ * hands them to the command tree and turns the outcome into an exit code. `bin/murmur` and
+ * `bin/hab` call `main` from the build in dist/.
+ */
+import path from 'node:path';
+import { buildProgram, exitCodeFor, type CliDeps } from '../cli/index.js';
+
+/** The name the user typed: `hab` when invoked as hab (the Habitat habit), `murmur` otherwise. */
+export function invokedName(script: string | undefined): 'hab' | 'murmur' {
+  return script !== undefined && path.basename(script, path.extname(script)) === 'hab'
+    ? 'hab'
+    : 'murmur';
+}
+
+/** Runs one command line (`argv` as in `process.argv`) and resolves to its exit code. */
+export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  const deps: CliDeps = {
+    // Loaded on use: help, usage errors and other commands never load the simulator.
+    simulate: async (options) => {
+      const { runSimulation } = await import('../testkit/simulate.js');
+      return runSimulation(options);
+    },
+    stdout: (s) => void process.stdout.write(s),
+    stderr: (s) => void process.stderr.write(s),
+  };
+  const program = buildProgram(deps, invokedName(argv[1]));
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (err) {
+    return exitCodeFor(err, deps.stderr);
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * The command tree. Only commands that work are registered: no placeholders for Habitat verbs
+ * that are not implemented yet. The program name follows the invoked binary (`murmur` or `hab`).
+ */
+import { Command } from '@commander-js/extra-typings';
+import type { CliDeps } from './deps.js';
+import { addSimCommand } from './sim.js';
+
+export type { CliDeps } from './deps.js';
+
+export function buildProgram(deps: CliDeps, name: string): Command {
+  const program = new Command(name)
+    .description('murmur: a Supervisor for service groups, modelled on the Chef Habitat Supervisor')
+    // Set before adding commands: subcommands copy these settings when they are created.
+    .configureOutput({ writeOut: deps.stdout, writeErr: deps.stderr })
+    // Throw a CommanderError instead of calling process.exit, so that the caller sets the exit code.
+    .exitOverride()
+    .showHelpAfterError(`(run '${name} --help' for usage)`);
+  addSimCommand(program, deps);
+  return program;
+}

@@ -1,0 +1,205 @@
+/**
+ * Every timing and sizing knob of the gossip core, in one object. Each field gives its unit, its
+ * default (the `lan` preset) and, where it scales, the formula. `N` is the number of members this
+ * member believes alive or suspect, itself included.
+ *
+ * The SWIM parts follow Das, Gupta, Motivala (2002); the Lifeguard parts (local health, dynamic
+ * suspicion, nacks) follow Dadgar, Phillips, Currey (2018), with hashicorp/memberlist's
+ * constants where the paper leaves a choice.
+ */
+export interface GossipOptions {
+  /**
+   * Time between two probes of this member (ms). Stretched by local health:
+   * `interval = probeIntervalMs × (awareness + 1)`.
+   * @default 1000
+   */
+  probeIntervalMs: number;
+  /**
+   * How long a direct ping waits for its ack before ping-req helpers are asked (ms). Stretched
+   * like the interval: `timeout = probeTimeoutMs × (awareness + 1)`. The indirect phase lasts
+   * until the end of the probe interval.
+   * @default 400
+   */
+  probeTimeoutMs: number;
+  /**
+   * Helpers asked to ping a target that missed its direct ack (SWIM's k).
+   * @default 3
+   */
+  indirectChecks: number;
+  /**
+   * Lifeguard's local health: the highest awareness score is `awarenessMax - 1`; a score of s
+   * multiplies this member's own probe interval and timeout by s + 1.
+   * @default 8
+   */
+  awarenessMax: number;
+  /**
+   * α in the suspicion timeout. The shortest suspicion is
+   * `min = suspicionMult × max(1, log10(N)) × probeIntervalMs`.
+   * @default 1
+   */
+  suspicionMult: number;
+  /**
+   * β: a suspicion starts at `max = suspicionMaxMult × min` and shrinks toward `min` as independent
+   * members confirm it: `timeout(c) = max(min, max − (max − min) × log(c + 1) / log(K + 1))`.
+   * @default 6
+   */
+  suspicionMaxMult: number;
+  /**
+   * K: independent confirmations after which a suspicion lasts only `min`.
+   * @default 3
+   */
+  suspicionConfirmations: number;
+  /**
+   * On first hearing that a member is suspect, probe it ourselves with probability
+   * `min(1, suspicionProbes / N)`, so that confirmations come from independent checks within one
+   * probe interval instead of waiting for round-robin probes to reach it.
+   * @default 6
+   */
+  suspicionProbes: number;
+  /**
+   * Members a changed rumor is pushed to at once, by the member that learned of it.
+   * @default 4
+   */
+  pushFanout: number;
+  /**
+   * Time between two gossip rounds, which send still-hot rumors to `gossipNodes` members (ms).
+   * @default 200
+   */
+  gossipIntervalMs: number;
+  /**
+   * Members each gossip round sends to.
+   * @default 3
+   */
+  gossipNodes: number;
+  /**
+   * A rumor stops being hot for this member after `retransmitMult × ceil(log10(N + 1))` sends
+   * (pushes, gossip rounds and piggybacks all count).
+   * @default 4
+   */
+  retransmitMult: number;
+  /**
+   * Most rumors held hot at once; beyond it the most-sent are dropped (anti-entropy repairs).
+   * @default 4096
+   */
+  maxHotRumors: number;
+  /**
+   * Time between two anti-entropy exchanges with one random member (ms).
+   * @default 10000
+   */
+  antiEntropyIntervalMs: number;
+  /**
+   * Buckets of the anti-entropy digest (a power of two).
+   * @default 256
+   */
+  digestBuckets: number;
+  /**
+   * Time between two attempts to reach a confirmed member (anti-entropy digest sent to it), so
+   * that partitions heal without permanent peers (ms).
+   * @default 10000
+   */
+  reconnectIntervalMs: number;
+  /**
+   * While alone (no other live member known), seeds are tried again this often (ms).
+   * @default 2000
+   */
+  joinRetryIntervalMs: number;
+  /**
+   * Largest datagram this member sends (bytes, before sealing). Larger packets go on a stream.
+   * @default 1200
+   */
+  maxDatagramBytes: number;
+  /**
+   * A confirmed member becomes departed after this long (ms), as in Habitat.
+   * @default 259_200_000 (72 h)
+   */
+  confirmedToDepartedMs: number;
+  /**
+   * A departed member is forgotten after this long (ms).
+   * @default 259_200_000 (72 h)
+   */
+  departedRetentionMs: number;
+  /**
+   * A tombstone is forgotten after this long (ms).
+   * @default 259_200_000 (72 h)
+   */
+  tombstoneRetentionMs: number;
+  /**
+   * How often expired members and tombstones are collected (ms).
+   * @default 60000
+   */
+  gcIntervalMs: number;
+  /**
+   * Members told directly (over a stream) when this member leaves gracefully.
+   * @default 8
+   */
+  leaveFanout: number;
+}
+
+const HOURS_72 = 72 * 3600 * 1000;
+
+/** A LAN of real hosts. */
+export const lanPreset: GossipOptions = {
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 400,
+  indirectChecks: 3,
+  awarenessMax: 8,
+  suspicionMult: 1,
+  suspicionMaxMult: 6,
+  suspicionConfirmations: 3,
+  suspicionProbes: 6,
+  pushFanout: 4,
+  gossipIntervalMs: 200,
+  gossipNodes: 3,
+  retransmitMult: 4,
+  maxHotRumors: 4096,
+  antiEntropyIntervalMs: 10_000,
+  digestBuckets: 256,
+  reconnectIntervalMs: 10_000,
+  joinRetryIntervalMs: 2000,
+  maxDatagramBytes: 1200,
+  confirmedToDepartedMs: HOURS_72,
+  departedRetentionMs: HOURS_72,
+  tombstoneRetentionMs: HOURS_72,
+  gcIntervalMs: 60_000,
+  leaveFanout: 8,
+};
+
+/** Many members on one machine (loopback, tests): five times faster, same shape. */
+export const localTestPreset: GossipOptions = {
+  ...lanPreset,
+  probeIntervalMs: 200,
+  probeTimeoutMs: 80,
+  gossipIntervalMs: 40,
+  antiEntropyIntervalMs: 2000,
+  reconnectIntervalMs: 2000,
+  joinRetryIntervalMs: 400,
+  gcIntervalMs: 5000,
+};
+
+export const presets = { lan: lanPreset, localTest: localTestPreset } as const;
+export type PresetName = keyof typeof presets;
+
+/** Checks a full options object; returns the problems found (empty when valid). */
+export function validateOptions(o: GossipOptions): string[] {
+  const problems: string[] = [];
+  const positive = (name: keyof GossipOptions): void => {
+    const v = o[name];
+    if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) problems.push(`${name} must be a positive number, got ${String(v)}`);
+  };
+  for (const key of Object.keys(lanPreset) as (keyof GossipOptions)[]) positive(key);
+  if (o.probeTimeoutMs >= o.probeIntervalMs) problems.push('probeTimeoutMs must be shorter than probeIntervalMs');
+  if ((o.digestBuckets & (o.digestBuckets - 1)) !== 0) problems.push('digestBuckets must be a power of two');
+  if (o.suspicionMaxMult < 1) problems.push('suspicionMaxMult must be at least 1');
+  return problems;
+}
+
+/** `min` and `max` suspicion timeouts for a ring of `n` live members (ms). */
+export function suspicionBounds(o: GossipOptions, n: number): { min: number; max: number } {
+  const min = o.suspicionMult * Math.max(1, Math.log10(Math.max(1, n))) * o.probeIntervalMs;
+  return { min, max: o.suspicionMaxMult * min };
+}
+
+/** Sends after which a rumor cools for this member: `retransmitMult × ceil(log10(n + 1))`. */
+export function retransmitLimit(o: GossipOptions, n: number): number {
+  return o.retransmitMult * Math.max(1, Math.ceil(Math.log10(n + 1)));
+}

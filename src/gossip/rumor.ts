@@ -1,0 +1,158 @@
+/**
+ * Rumors as values: their key, their version, a fingerprint for anti-entropy digests, and one
+ * pure merge per kind that says whether anything changed (Habitat's `merge() -> changed`,
+ * butterfly `src/rumor.rs`). The store and the core never compare rumors any other way.
+ */
+import type { ElectionRumor, Rumor, RumorKind } from '../wire/index.js';
+import { memberRecordWins } from './health.js';
+
+/** (kind, group, id) as one string; a tombstone takes the key of the rumor it removes. */
+export function rumorKey(r: Rumor): string {
+  switch (r.kind) {
+    case 'member':
+      return keyOf('member', '', r.member.id);
+    case 'service':
+      return keyOf('service', r.group, r.memberId);
+    case 'service-config':
+      return keyOf('service-config', r.group, 'service_config');
+    case 'service-file':
+      return keyOf('service-file', r.group, r.filename);
+    case 'election':
+    case 'election-update':
+      return keyOf(r.kind, r.group, 'election');
+    case 'departure':
+      return keyOf('departure', '', r.memberId);
+    case 'tombstone':
+      return keyOf(r.target, r.group, r.id);
+  }
+}
+
+export function keyOf(kind: RumorKind, group: string, id: string): string {
+  return `${kind}\u0000${group}\u0000${id}`;
+}
+
+/** The kind a key belongs to (tombstones count as the kind they remove). */
+export function kindOfKey(key: string): RumorKind {
+  return key.slice(0, key.indexOf('\u0000')) as RumorKind;
+}
+
+/** The number that orders rumors of one key: incarnation, version or term. */
+export function versionOf(r: Rumor): number {
+  switch (r.kind) {
+    case 'member':
+      return r.member.incarnation;
+    case 'service':
+      return r.incarnation;
+    case 'service-config':
+    case 'service-file':
+    case 'tombstone':
+      return r.version;
+    case 'election':
+    case 'election-update':
+      return r.term;
+    case 'departure':
+      return 0;
+  }
+}
+
+/**
+ * A short text that changes whenever the rumor's standing in the merge order changes. Two
+ * members whose fingerprints agree for every key hold equivalent stores. (A suspect's `from`
+ * is deliberately left out: it is a hint for confirmations, not state.)
+ */
+export function fingerprintText(r: Rumor): string {
+  switch (r.kind) {
+    case 'member':
+      return `${r.member.incarnation}/${r.health}`;
+    case 'election':
+    case 'election-update':
+      return `${r.term}/${r.status}/${r.memberId}/${r.suitability}/${r.votes.length}`;
+    case 'tombstone':
+      return `t${r.version}`;
+    default:
+      return String(versionOf(r));
+  }
+}
+
+export interface MergeResult {
+  changed: boolean;
+  value: Rumor;
+}
+
+const unchanged = (value: Rumor): MergeResult => ({ changed: false, value });
+const replaced = (value: Rumor): MergeResult => ({ changed: true, value });
+
+/**
+ * Merges `incoming` into `current` (absent when the key is new). Pure: never mutates either.
+ * - member: higher incarnation, or equal incarnation and worse health;
+ * - service, service-config, service-file: strictly higher version only;
+ * - election, election-update: Habitat's election merge (see `mergeElection`);
+ * - departure: the first one stays;
+ * - tombstone: wins at an equal or higher version; a live rumor beats a tombstone only with a
+ *   strictly higher version.
+ */
+export function mergeRumor(current: Rumor | undefined, incoming: Rumor): MergeResult {
+  if (current === undefined) return replaced(incoming);
+  if (incoming.kind === 'tombstone') {
+    if (current.kind === 'tombstone') return incoming.version > current.version ? replaced(incoming) : unchanged(current);
+    return incoming.version >= versionOf(current) ? replaced(incoming) : unchanged(current);
+  }
+  if (current.kind === 'tombstone') {
+    return versionOf(incoming) > current.version ? replaced(incoming) : unchanged(current);
+  }
+  switch (incoming.kind) {
+    case 'member':
+      if (current.kind !== 'member') return unchanged(current);
+      return memberRecordWins(current, incoming) ? replaced(incoming) : unchanged(current);
+    case 'service':
+    case 'service-config':
+    case 'service-file':
+      return versionOf(incoming) > versionOf(current) ? replaced(incoming) : unchanged(current);
+    case 'election':
+    case 'election-update':
+      if (current.kind !== incoming.kind) return unchanged(current);
+      return mergeElection(current, incoming);
+    case 'departure':
+      return unchanged(current);
+  }
+}
+
+/**
+ * Habitat's election merge (butterfly `src/rumor/election.rs`), stored `s`, incoming `o`:
+ * 1. equal: nothing; 2. `o` finished at a term at least `s`'s: take `o` (between two finished
+ * elections of one term the order of rules 5–6 decides); 3. same term, `s` finished: `s` absorbs
+ * `o`'s votes; 4. `s` has the higher term: keep `s` (and `o` with a higher term wins); 5. higher
+ * suitability wins and takes the loser's votes; 6. on a tie the higher member id wins, votes merged.
+ */
+export function mergeElection(s: ElectionRumor, o: ElectionRumor): MergeResult {
+  if (electionsEqual(s, o)) return unchanged(s);
+  const sFinished = s.status === 'finished';
+  const oFinished = o.status === 'finished';
+  if (o.term > s.term) return replaced(o);
+  if (s.term > o.term) return unchanged(s);
+  // Same term from here on.
+  if (oFinished && !sFinished) return replaced(o);
+  if (sFinished && !oFinished) return absorbVotes(s, o.votes);
+  const oWins = o.suitability !== s.suitability ? o.suitability > s.suitability : o.memberId > s.memberId;
+  if (sFinished && oFinished) return oWins ? replaced(o) : unchanged(s);
+  if (s.memberId === o.memberId) {
+    // The same candidate's rumor: keep the richer vote list and the newer status.
+    return absorbVotes(o.votes.length >= s.votes.length ? { ...s, status: o.status } : s, o.votes, s);
+  }
+  return oWins ? absorbVotes(o, s.votes, s) : absorbVotes(s, o.votes);
+}
+
+function absorbVotes(winner: ElectionRumor, extra: readonly string[], previous: ElectionRumor = winner): MergeResult {
+  const votes = new Set(winner.votes);
+  for (const v of extra) votes.add(v);
+  const merged: ElectionRumor = { ...winner, votes: [...votes].sort() };
+  return electionsEqual(previous, merged) ? unchanged(previous) : replaced(merged);
+}
+
+function electionsEqual(a: ElectionRumor, b: ElectionRumor): boolean {
+  if (a.memberId !== b.memberId || a.term !== b.term || a.suitability !== b.suitability || a.status !== b.status) return false;
+  if (a.votes.length !== b.votes.length) return false;
+  const va = [...a.votes].sort();
+  const vb = [...b.votes].sort();
+  return va.every((v, i) => v === vb[i]);
+}
