@@ -612,7 +612,8 @@ export class GossipCore {
     const key = rumorKey(r);
     this.queue.enqueue(key, r);
     this.scheduleGossip(now);
-    if (via === 'push') this.pushNow(r, key, '');
+    // The suspect itself is told directly by whoever suspected it; fan-out goes to the others.
+    if (via === 'push') this.pushNow(r, key, r.kind === 'member' && r.health === 'suspect' ? r.member.id : '');
   }
 
   /** Pushes hot rumors (the new one first: it has the fewest sends) to `pushFanout` members. */

@@ -1,0 +1,254 @@
+/**
+ * The gossip core driven by hand: packets and timer firings go in, and the test reads the
+ * effects that come out (foca's style). No network, no clock, a seeded random.
+ */
+import { describe, expect, test } from 'vitest';
+import { seededRandom } from '../../src/core/index.js';
+import type { Effect, GossipEvent, Timer } from '../../src/gossip/index.js';
+import { GossipCore, GossipNode, RumorStore, lanPreset } from '../../src/gossip/index.js';
+import type { MemberRumor, Packet, Rumor } from '../../src/wire/index.js';
+import { decodePacket } from '../../src/wire/index.js';
+import { A, B, C, info, member } from './fixtures.js';
+
+const D = 'd'.repeat(32);
+const E = 'e'.repeat(32);
+const SELF = 'f'.repeat(32);
+const addr = (id: string): string => `10.0.0.${id.charCodeAt(0)}:9638`;
+
+/** A core for SELF that knows `others` (with the given records) from the start. */
+function coreWith(others: MemberRumor[], seed = 1): GossipCore {
+  const store = new RumorStore({ buckets: lanPreset.digestBuckets });
+  for (const r of others) store.set({ ...r, member: { ...r.member, address: addr(r.member.id).split(':')[0]! } }, 0);
+  return new GossipCore(
+    { random: seededRandom(seed) },
+    { self: info(SELF, 0, '10.0.0.102'), options: lanPreset, base: store.freeze(), announce: false },
+  );
+}
+
+const sends = (effects: Effect[]) =>
+  effects.flatMap((e) => {
+    if (e.type !== 'send') return [];
+    const d = decodePacket(e.bytes);
+    if (!d.ok) throw new Error(d.error.message);
+    return [{ to: e.to, channel: e.channel, packet: d.value }];
+  });
+const events = (effects: Effect[]): GossipEvent[] => effects.flatMap((e) => (e.type === 'emit' ? [e.event] : []));
+const timers = (effects: Effect[]): { at: number; timer: Timer }[] => effects.flatMap((e) => (e.type === 'schedule' ? [{ at: e.at, timer: e.timer }] : []));
+const pushedRumors = (effects: Effect[]): Rumor[] =>
+  sends(effects).flatMap((s) => (s.packet.type === 'push' ? s.packet.rumors : s.packet.type === 'ping' || s.packet.type === 'ack' ? s.packet.piggyback : []));
+
+const push = (rumors: Rumor[], from = A): Packet => ({ type: 'push', from, rumors });
+
+describe('refutation', () => {
+  test('a member told it is suspect refutes by raising its incarnation above the rumor', () => {
+    const core = coreWith([member(A, 0, 'alive')]);
+    const out = core.handlePacket(addr(A), push([member(SELF, 3, 'suspect', A)]), 100);
+    expect(core.incarnation).toBe(4);
+    expect(events(out)).toContainEqual({ type: 'refuted', incarnation: 4 });
+    const alive = pushedRumors(out).find((r) => r.kind === 'member' && r.member.id === SELF);
+    expect(alive).toMatchObject({ health: 'alive', member: { incarnation: 4 } });
+    expect(core.awarenessScore).toBe(1);
+  });
+
+  test('an accusation at an older incarnation is ignored', () => {
+    const core = coreWith([member(A, 0, 'alive')]);
+    core.handlePacket(addr(A), push([member(SELF, 5, 'suspect', A)]), 100);
+    const out = core.handlePacket(addr(A), push([member(SELF, 2, 'confirmed', A)]), 200);
+    expect(core.incarnation).toBe(6);
+    expect(events(out)).toEqual([]);
+  });
+});
+
+describe('acceptance rules', () => {
+  test('direct contact marks a suspected member alive', () => {
+    const core = coreWith([member(A, 2, 'suspect', B), member(B, 0, 'alive')]);
+    const out = core.handlePacket(addr(A), { type: 'ping', seq: 9, from: A, target: SELF, piggyback: [] }, 10);
+    expect(core.member(A)?.health).toBe('alive');
+    expect(events(out)).toContainEqual(expect.objectContaining({ type: 'member-alive', was: 'suspect' }));
+    const ack = sends(out).find((s) => s.packet.type === 'ack');
+    expect(ack).toMatchObject({ to: addr(A), channel: 'datagram', packet: { seq: 9, from: SELF } });
+  });
+
+  test('a ping meant for another member id gets no ack', () => {
+    const core = coreWith([member(A, 0, 'alive')]);
+    const out = core.handlePacket(addr(A), { type: 'ping', seq: 1, from: A, target: B, piggyback: [] }, 10);
+    expect(sends(out)).toEqual([]);
+  });
+
+  test('departed is terminal at its incarnation, and a departure rumor makes it final', () => {
+    const core = coreWith([member(A, 2, 'departed'), member(B, 0, 'alive')]);
+    core.handlePacket(addr(B), push([member(A, 2, 'alive')], B), 10);
+    expect(core.member(A)?.health).toBe('departed');
+    core.handlePacket(addr(A), { type: 'ping', seq: 1, from: A, target: SELF, piggyback: [] }, 20);
+    expect(core.member(A)?.health).toBe('departed');
+    core.handlePacket(addr(B), push([member(A, 3, 'alive')], B), 30);
+    expect(core.member(A)?.health).toBe('alive');
+    core.handlePacket(addr(B), push([{ kind: 'departure', memberId: A }], B), 40);
+    expect(core.member(A)?.health).toBe('departed');
+    core.handlePacket(addr(B), push([member(A, 9, 'alive')], B), 50);
+    expect(core.member(A)?.health).toBe('departed');
+  });
+
+  test('a departure rumor naming this member tells the Supervisor to stop', () => {
+    const core = coreWith([member(A, 0, 'alive')]);
+    const out = core.handlePacket(addr(A), push([{ kind: 'departure', memberId: SELF }]), 10);
+    expect(events(out)).toContainEqual({ type: 'self-departed' });
+  });
+});
+
+describe('probing', () => {
+  /** Runs probe ticks until one targets `id`; returns the effects of that tick. */
+  function probeUntil(core: GossipCore, id: string): { out: Effect[]; now: number } {
+    let now = 0;
+    for (let i = 0; i < 50; i++) {
+      now += 1000;
+      const out = core.handleTimer({ kind: 'probe-tick' }, now);
+      if (sends(out).some((s) => s.packet.type === 'ping' && s.to === addr(id))) return { out, now };
+    }
+    throw new Error(`never probed ${id}`);
+  }
+
+  test('permanent members are probed whatever their health; others only while alive or suspect', () => {
+    const perm = { ...member(A, 0, 'confirmed'), member: { ...info(A), persistent: true } };
+    const core = coreWith([perm, member(B, 0, 'confirmed'), member(C, 0, 'departed')]);
+    const targets = new Set<string>();
+    for (let i = 1; i <= 20; i++) for (const s of sends(core.handleTimer({ kind: 'probe-tick' }, i * 1000))) targets.add(s.to);
+    expect([...targets]).toEqual([addr(A)]);
+  });
+
+  test('a probe without an ack asks k helpers, then suspects the target and tells it at once', () => {
+    const core = coreWith([A, B, C, D, E].map((id) => member(id, 0, 'alive')));
+    const { out, now } = probeUntil(core, A);
+    const ping = sends(out).find((s) => s.packet.type === 'ping')!.packet as Extract<Packet, { type: 'ping' }>;
+    const [timeout, deadline] = timers(out).filter((t) => t.timer.kind !== 'probe-tick');
+    expect(timeout).toEqual({ at: now + lanPreset.probeTimeoutMs, timer: { kind: 'probe-timeout', seq: ping.seq } });
+    expect(deadline).toEqual({ at: now + lanPreset.probeIntervalMs, timer: { kind: 'probe-deadline', seq: ping.seq } });
+
+    const asked = sends(core.handleTimer(timeout!.timer, timeout!.at));
+    expect(asked).toHaveLength(lanPreset.indirectChecks);
+    for (const s of asked) expect(s.packet).toMatchObject({ type: 'ping-req', seq: ping.seq, target: A, targetAddress: addr(A) });
+    expect(asked.map((s) => s.to)).not.toContain(addr(A));
+
+    // One helper answers with a nack: two nacks are missing, so local health worsens by two.
+    core.handlePacket(asked[0]!.to, { type: 'nack', seq: ping.seq, from: B }, timeout!.at + 50);
+    const end = core.handleTimer(deadline!.timer, deadline!.at);
+    expect(core.member(A)?.health).toBe('suspect');
+    expect(core.awarenessScore).toBe(2);
+    expect(events(end)).toContainEqual(expect.objectContaining({ type: 'member-suspect', from: SELF }));
+    const told = sends(end).filter((s) => s.to === addr(A) && s.packet.type === 'push');
+    expect(told).toHaveLength(1);
+  });
+
+  test('an ack relayed by a helper counts as success and lowers the awareness score', () => {
+    const core = coreWith([A, B, C, D].map((id) => member(id, 0, 'alive')));
+    core.handlePacket(addr(B), push([member(SELF, 0, 'suspect', B)], B), 1); // score 1 after refuting
+    const { out } = probeUntil(core, A);
+    const ping = sends(out).find((s) => s.packet.type === 'ping')!.packet as Extract<Packet, { type: 'ping' }>;
+    const deadline = timers(out).find((t) => t.timer.kind === 'probe-deadline')!;
+    core.handlePacket(addr(B), { type: 'ack', seq: ping.seq, from: A, piggyback: [] }, deadline.at - 10);
+    const end = core.handleTimer(deadline.timer, deadline.at);
+    expect(events(end)).toEqual([]);
+    expect(core.awarenessScore).toBe(0);
+  });
+
+  test('a helper relays the target’s ack to the requester, or a nack if the target is silent', () => {
+    const core = coreWith([A, B].map((id) => member(id, 0, 'alive')));
+    const out = core.handlePacket(addr(B), { type: 'ping-req', seq: 77, from: B, target: A, targetAddress: addr(A), piggyback: [] }, 0);
+    const ping = sends(out)[0]!;
+    expect(ping).toMatchObject({ to: addr(A), packet: { type: 'ping', target: A } });
+    const relayed = sends(core.handlePacket(addr(A), { type: 'ack', seq: (ping.packet as { seq: number }).seq, from: A, piggyback: [] }, 5));
+    expect(relayed).toMatchObject([{ to: addr(B), packet: { type: 'ack', seq: 77, from: A } }]);
+
+    const silent = core.handlePacket(addr(B), { type: 'ping-req', seq: 78, from: B, target: A, targetAddress: addr(A), piggyback: [] }, 10);
+    const relayTimer = timers(silent).find((t) => t.timer.kind === 'relay-timeout')!;
+    expect(sends(core.handleTimer(relayTimer.timer, relayTimer.at))).toMatchObject([{ to: addr(B), packet: { type: 'nack', seq: 78 } }]);
+  });
+});
+
+describe('suspicion', () => {
+  test('independent confirmations bring the confirmation forward; a stale timer is ignored', () => {
+    const core = coreWith([A, B, C, D].map((id) => member(id, 0, 'alive')));
+    const first = core.handlePacket(addr(B), push([member(A, 0, 'suspect', B)], B), 0);
+    const long = timers(first).find((t) => t.timer.kind === 'suspicion')!;
+    // 5 live members: min = max(1, log10 5) × 1 s = 1 s, max = 6 s.
+    expect(long.at).toBe(6000);
+    const second = core.handlePacket(addr(C), push([member(A, 0, 'suspect', C)], C), 100);
+    const shorter = timers(second).find((t) => t.timer.kind === 'suspicion')!;
+    expect(shorter.at).toBeLessThan(long.at);
+    expect(events(core.handleTimer(shorter.timer, shorter.at - 1))).toEqual([]);
+    const done = core.handleTimer(shorter.timer, shorter.at);
+    expect(core.member(A)?.health).toBe('confirmed');
+    expect(events(done)).toContainEqual(expect.objectContaining({ type: 'member-confirmed', local: true, suspectedAt: 0 }));
+    // The original, longer timer fires later and changes nothing.
+    expect(events(core.handleTimer(long.timer, long.at))).toEqual([]);
+  });
+
+  test('a refutation cancels the suspicion', () => {
+    const core = coreWith([A, B].map((id) => member(id, 0, 'alive')));
+    const out = core.handlePacket(addr(B), push([member(A, 0, 'suspect', B)], B), 0);
+    core.handlePacket(addr(A), push([member(A, 1, 'alive', A)], A), 500);
+    const t = timers(out).find((x) => x.timer.kind === 'suspicion')!;
+    expect(events(core.handleTimer(t.timer, t.at))).toEqual([]);
+    expect(core.member(A)?.health).toBe('alive');
+  });
+});
+
+describe('dissemination', () => {
+  test('a published rumor is pushed at once to pushFanout members', () => {
+    const ids = [A, B, C, D, E];
+    const core = coreWith(ids.map((id) => member(id, 0, 'alive')));
+    const cfg: Rumor = { kind: 'service-config', group: 'redis.prod', version: 1, encrypted: false, config: new Uint8Array([1]), from: SELF };
+    const out = core.publish(cfg, 0);
+    const pushes = sends(out).filter((s) => s.packet.type === 'push');
+    expect(new Set(pushes.map((p) => p.to)).size).toBe(lanPreset.pushFanout);
+    expect(timers(out)).toContainEqual({ at: lanPreset.gossipIntervalMs, timer: { kind: 'gossip-tick' } });
+  });
+
+  test('a rumor too big for a datagram goes on a stream', () => {
+    const core = coreWith([A, B].map((id) => member(id, 0, 'alive')));
+    const big: Rumor = { kind: 'service-file', group: 'redis.prod', filename: 'big.bin', version: 1, encrypted: false, body: new Uint8Array(60_000), from: SELF };
+    const out = sends(core.publish(big, 0));
+    expect(out.length).toBeGreaterThan(0);
+    for (const s of out) expect(s.channel).toBe('stream');
+  });
+
+  test('a joiner gets the whole state from the seed it asked', () => {
+    const core = coreWith([A, B, C].map((id) => member(id, 0, 'alive')));
+    const out = sends(core.handlePacket('10.9.9.9:40000', { type: 'join', member: { ...info(D), address: '0.0.0.0' } }, 0));
+    const state = out.find((s) => s.packet.type === 'state')!;
+    expect(state.to).toBe('10.9.9.9:9638');
+    expect(state.channel).toBe('stream');
+    expect((state.packet as Extract<Packet, { type: 'state' }>).rumors).toHaveLength(5);
+    expect(core.member(D)?.member.address).toBe('10.9.9.9');
+  });
+
+  test('anti-entropy sends only the buckets that differ', () => {
+    const a = coreWith([A, B, C].map((id) => member(id, 0, 'alive')), 1);
+    const b = coreWith([A, B, C].map((id) => member(id, 0, 'alive')), 2);
+    const cfg: Rumor = { kind: 'service-config', group: 'redis.prod', version: 1, encrypted: false, config: new Uint8Array([1]), from: SELF };
+    a.publish(cfg, 0);
+    const digest = a.store.root();
+    const step2 = sends(b.handlePacket(addr(A), { type: 'sync-digest', from: SELF, rootHi: digest.hi, rootLo: digest.lo, count: a.store.size }, 1));
+    expect(step2).toHaveLength(1);
+    const step3 = sends(a.handlePacket(addr(B), step2[0]!.packet, 2));
+    const pull = step3[0]!.packet as Extract<Packet, { type: 'sync-pull' }>;
+    expect(pull.type).toBe('sync-pull');
+    expect(pull.rumors).toEqual([cfg]);
+    b.handlePacket(addr(A), pull, 3);
+    expect(b.store.root()).toEqual(a.store.root());
+  });
+});
+
+describe('the shell', () => {
+  test('junk bytes are counted and dropped without a throw', () => {
+    const core = coreWith([member(A, 0, 'alive')]);
+    const node = new GossipNode({ clock: { now: () => 0 }, transport: { send: () => {} }, timers: { at: () => {} } }, core);
+    const random = seededRandom(5);
+    for (let i = 0; i < 200; i++) {
+      const junk = Uint8Array.from({ length: 1 + random.int(64) }, () => random.int(256));
+      node.receive(addr(A), 'datagram', junk);
+    }
+    expect(node.counters.packetsIn).toBe(200);
+    expect(node.counters.decodeErrors).toBeGreaterThan(150);
+  });
+});
