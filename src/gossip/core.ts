@@ -171,12 +171,12 @@ export class GossipCore {
     return this.flush();
   }
 
-  /** A decoded packet from `from` (the sender's socket address). */
-  handlePacket(from: PeerAddress, packet: Packet, now: number): Effect[] {
+  /** A decoded packet from `from` (the sender's socket address), on `channel`. */
+  handlePacket(from: PeerAddress, packet: Packet, now: number, channel: Channel = 'datagram'): Effect[] {
     if (this.stopped) return [];
     switch (packet.type) {
       case 'ping':
-        this.onPing(from, packet.seq, packet.from, packet.target, packet.piggyback, now);
+        this.onPing(from, channel, packet.seq, packet.from, packet.target, packet.piggyback, now);
         break;
       case 'ack':
         this.onAck(packet.seq, packet.from, packet.piggyback, now);
@@ -357,12 +357,17 @@ export class GossipCore {
     this.schedule(now + this.awareness.scale(this.opts.probeIntervalMs), { kind: 'probe-deadline', seq });
   }
 
-  /** No direct ack in time: ask k helpers to ping the target for us (SWIM's ping-req). */
+  /**
+   * No direct ack in time: ask k helpers to ping the target for us (SWIM's ping-req), and ping
+   * it once more over a stream, whose retransmissions get through a lossy path that dropped
+   * the datagram (memberlist's TCP fallback ping).
+   */
   private onProbeTimeout(seq: number): void {
     const probe = this.probes.get(seq);
     if (!probe || probe.acked) return;
     const target = this.member(probe.target);
     if (!target) return;
+    this.sendPacket(this.addressOfMember(target.member), { type: 'ping', seq, from: this.self.id, target: probe.target, piggyback: [] }, 'stream');
     const helpers = this.pickMembers(this.opts.indirectChecks, (m) => m.health === 'alive' && m.member.id !== probe.target);
     probe.expectedNacks = helpers.length;
     const targetAddress = this.addressOfMember(target.member);
@@ -418,12 +423,17 @@ export class GossipCore {
     this.receive(confirmed, now, 'push', s.startedAt);
   }
 
-  private onPing(from: PeerAddress, seq: number, sender: MemberId, target: MemberId | '', piggyback: Rumor[], now: number): void {
+  private onPing(from: PeerAddress, channel: Channel, seq: number, sender: MemberId, target: MemberId | '', piggyback: Rumor[], now: number): void {
     if (target !== '' && target !== this.self.id) {
       this.emit({ type: 'packet-ignored', reason: 'ping for another member id' });
       return;
     }
-    this.sendSwim(from, (pb) => ({ type: 'ack', seq, from: this.self.id, piggyback: pb }));
+    if (channel === 'stream') {
+      // A fallback ping: answer the same way, to the sender's gossip address.
+      this.sendPacket(this.addressOf(sender) ?? from, { type: 'ack', seq, from: this.self.id, piggyback: [] }, 'stream');
+    } else {
+      this.sendSwim(from, (pb) => ({ type: 'ack', seq, from: this.self.id, piggyback: pb }));
+    }
     this.receiveAll(piggyback, now, 'push');
     this.directContact(sender, now);
   }

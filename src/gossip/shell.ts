@@ -67,11 +67,11 @@ export class GossipNode {
       this.counters.decodeErrors++;
       return;
     }
-    this.receivePacket(from, decoded.value);
+    this.receivePacket(from, decoded.value, channel);
   }
 
-  receivePacket(from: PeerAddress, packet: Packet): void {
-    this.run(this.core.handlePacket(from, packet, this.deps.clock.now()));
+  receivePacket(from: PeerAddress, packet: Packet, channel: Channel = 'datagram'): void {
+    this.run(this.core.handlePacket(from, packet, this.deps.clock.now(), channel));
   }
 
   publish(rumor: Rumor): void {

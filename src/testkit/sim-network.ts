@@ -11,8 +11,10 @@
  *   arrives `delayMs + jitter` later, jitter uniform in [0, jitterMs); so datagrams may reorder.
  * - `stream` (TCP): a message is a short-lived connection: it arrives after one round trip for the
  *   handshake plus the data, modelled as `2 * delayMs + jitter`, and never before an earlier
- *   message of the same (from, to) pair (in order per pair). `loss` never drops it (TCP
- *   retransmits; the extra latency is not modelled). It fails at once (connection refused) if the
+ *   message of the same (from, to) pair (in order per pair). `loss` never drops it but delays it
+ *   as TCP's retransmissions would: each of SYN, SYN-ACK and the data segment is lost with the
+ *   link's `loss` and resent after Linux's RTO (1 s for the handshake, 200 ms for data, doubling,
+ *   at most 6 times). It fails at once (connection refused) if the
  *   receiver is not attached or the pair is partitioned at send time, and fails on arrival if a
  *   partition has started meanwhile or the receiver was detached (even if it re-attached since: a
  *   restarted process does not inherit the old connection).
@@ -217,6 +219,11 @@ export class SimNetwork {
         return;
       }
       time = now + 2 * link.delayMs + (link.jitterMs > 0 ? random.next() * link.jitterMs : 0);
+      if (link.loss > 0) {
+        // TCP recovers lost segments by retransmitting them: a lost SYN or SYN-ACK costs the
+        // initial RTO (1 s, doubling), a lost data segment the minimum RTO (200 ms, doubling).
+        time += retransmitDelay(random, link.loss, 1000) + retransmitDelay(random, link.loss, 1000) + retransmitDelay(random, link.loss, 200);
+      }
       const tail = sender.streamTail.get(to);
       if (tail !== undefined && tail > time) time = tail;
       sender.streamTail.set(to, time);
@@ -437,4 +444,14 @@ function toAddressStats(counts: Float64Array): AddressStats {
     datagram,
     stream,
   };
+}
+
+/** The time TCP spends resending one segment lost with probability `loss` (RTO doubling, ≤ 6 tries). */
+function retransmitDelay(random: Random, loss: number, rto: number): number {
+  let delay = 0;
+  for (let i = 0; i < 6 && random.next() < loss; i++) {
+    delay += rto;
+    rto *= 2;
+  }
+  return delay;
 }

@@ -124,16 +124,19 @@ describe('probing', () => {
     expect(timeout).toEqual({ at: now + lanPreset.probeTimeoutMs, timer: { kind: 'probe-timeout', seq: ping.seq } });
     expect(deadline).toEqual({ at: now + lanPreset.probeIntervalMs, timer: { kind: 'probe-deadline', seq: ping.seq } });
 
-    const asked = sends(core.handleTimer(timeout!.timer, timeout!.at));
-    expect(asked).toHaveLength(lanPreset.indirectChecks);
+    const afterTimeout = sends(core.handleTimer(timeout!.timer, timeout!.at));
+    // A fallback ping over a stream, and k helpers asked.
+    expect(afterTimeout.filter((s) => s.channel === 'stream')).toMatchObject([{ to: addr(A), packet: { type: 'ping', seq: ping.seq, target: A } }]);
+    const asked = afterTimeout.filter((s) => s.channel === 'datagram');
+    expect(asked).toHaveLength(Math.min(lanPreset.indirectChecks, 4));
     for (const s of asked) expect(s.packet).toMatchObject({ type: 'ping-req', seq: ping.seq, target: A, targetAddress: addr(A) });
     expect(asked.map((s) => s.to)).not.toContain(addr(A));
 
-    // One helper answers with a nack: two nacks are missing, so local health worsens by two.
+    // One helper answers with a nack: the other nacks are missing, so local health worsens by as many.
     core.handlePacket(asked[0]!.to, { type: 'nack', seq: ping.seq, from: B }, timeout!.at + 50);
     const end = core.handleTimer(deadline!.timer, deadline!.at);
     expect(core.member(A)?.health).toBe('suspect');
-    expect(core.awarenessScore).toBe(2);
+    expect(core.awarenessScore).toBe(asked.length - 1);
     expect(events(end)).toContainEqual(expect.objectContaining({ type: 'member-suspect', from: SELF }));
     const told = sends(end).filter((s) => s.to === addr(A) && s.packet.type === 'push');
     expect(told).toHaveLength(1);
@@ -149,6 +152,12 @@ describe('probing', () => {
     const end = core.handleTimer(deadline.timer, deadline.at);
     expect(events(end)).toEqual([]);
     expect(core.awarenessScore).toBe(0);
+  });
+
+  test('a ping over a stream is answered over a stream, at the sender’s gossip address', () => {
+    const core = coreWith([member(A, 0, 'alive')]);
+    const out = sends(core.handlePacket('10.0.0.65:51234', { type: 'ping', seq: 5, from: A, target: SELF, piggyback: [] }, 0, 'stream'));
+    expect(out).toMatchObject([{ to: addr(A), channel: 'stream', packet: { type: 'ack', seq: 5 } }]);
   });
 
   test('a helper relays the target’s ack to the requester, or a nack if the target is silent', () => {

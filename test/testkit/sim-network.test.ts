@@ -148,7 +148,8 @@ describe('SimNetwork delivery', () => {
         network.send(from, to, traffic.next() < 0.5 ? 'datagram' : 'stream', msg(n % 256));
         scheduler.runFor(traffic.next());
       }
-      scheduler.runUntil(scheduler.now + 100);
+      // Streams under loss wait out TCP's retransmissions (RTO up to 1 s, doubling).
+      scheduler.runUntil(scheduler.now + 200_000);
       return log;
     };
     const first = run(7);
@@ -190,7 +191,7 @@ describe('SimNetwork faults', () => {
     const { scheduler, network, received } = setup({ loss: 0.2, jitterMs: 1 });
     for (let n = 0; n < 10_000; n++) network.send(A, B, 'datagram', msg(0));
     for (let n = 0; n < 10_000; n++) network.send(A, C, 'stream', msg(0));
-    scheduler.runUntil(1000);
+    scheduler.runUntil(200_000); // streams under loss wait out TCP's retransmissions
     const lost = 10_000 - received(B).length;
     expect(lost).toBeGreaterThan(1700);
     expect(lost).toBeLessThan(2300);
@@ -200,6 +201,19 @@ describe('SimNetwork faults', () => {
     expect(network.totals().dropReasons.loss).toBe(lost);
   });
 
+  test('a stream under loss arrives later, as TCP retransmissions would make it', () => {
+    const lastArrival = (loss: number): number => {
+      const { scheduler, network, log } = setup({ delayMs: 1, jitterMs: 0, loss });
+      for (let n = 0; n < 50; n++) network.send(A, B, 'stream', msg(n));
+      scheduler.runUntil(200_000);
+      expect(log.map((d) => d.n)).toEqual(Array.from({ length: 50 }, (_, n) => n));
+      return Math.max(...log.map((d) => d.at));
+    };
+    expect(lastArrival(0)).toBe(2);
+    // Half the segments lost: some handshake waits out the 1 s initial RTO, and order holds.
+    expect(lastArrival(0.5)).toBeGreaterThanOrEqual(1000);
+  });
+
   test('setLoss changes the loss of every link without an override', () => {
     const { scheduler, network, received } = setup();
     network.setLink(A, C, { delayMs: 10, jitterMs: 0, loss: 0 });
@@ -207,7 +221,7 @@ describe('SimNetwork faults', () => {
     network.send(A, B, 'datagram', msg(1));
     network.send(A, C, 'datagram', msg(2));
     network.send(A, B, 'stream', msg(3));
-    scheduler.runUntil(100);
+    scheduler.runUntil(200_000); // streams are never lost: with every try lost it arrives after six retransmissions
     expect(received(B)).toEqual([3]);
     expect(received(C)).toEqual([2]);
     network.setLoss(0);
@@ -415,7 +429,7 @@ describe('SimNetwork stats', () => {
     expect(network.totals().inFlight).toBeGreaterThan(0);
     expect(network.totals().buffered).toBeGreaterThan(0);
     check();
-    scheduler.runUntil(scheduler.now + 100);
+    scheduler.runUntil(scheduler.now + 200_000);
     network.resume(D);
     expect(network.totals().inFlight).toBe(0);
     expect(network.totals().buffered).toBe(0);
