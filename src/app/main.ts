@@ -21,6 +21,20 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
       const { runSimulation } = await import('../testkit/simulate.js');
       return runSimulation(options);
     },
+    runSupervisor: async (request) => {
+      const { runSupervisor } = await import('./sup-run.js');
+      return runSupervisor(request, process.env, (line) => void process.stdout.write(`${line}\n`));
+    },
+    termSupervisor: async () => {
+      const { termSupervisor } = await import('./sup-term.js');
+      return termSupervisor(process.env);
+    },
+    env: process.env,
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
     stdout: (s) => void process.stdout.write(s),
     stderr: (s) => void process.stderr.write(s),
   };

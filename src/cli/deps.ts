@@ -1,4 +1,5 @@
 import type { SimOptions, SimReport } from '../testkit/sim-types.js';
+import type { SupRunRequest } from './sup.js';
 
 /**
  * What the commands need from the outside world, passed in by app/ (the composition root), so
@@ -7,6 +8,14 @@ import type { SimOptions, SimReport } from '../testkit/sim-types.js';
 export interface CliDeps {
   /** Runs the gossip simulator (`murmur sim`). */
   simulate(options: SimOptions): Promise<SimReport> | SimReport;
+  /** Runs a Supervisor until it stops; resolves to the process exit code (0, or 86 after departure). */
+  runSupervisor(request: SupRunRequest): Promise<number>;
+  /** Sends SIGTERM to the Supervisor holding this FS_ROOT's LOCK; resolves to its PID. */
+  termSupervisor(): Promise<number>;
+  /** The environment (HAB_*, FS_ROOT). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Reads all of standard input (key import, config apply). */
+  readStdin(): Promise<string>;
   /** Writes to standard output: reports and command results only. */
   stdout: (s: string) => void;
   /** Writes to standard error: errors, help after an error, progress. */

@@ -22,6 +22,7 @@ const USAGE_ERRORS = new Set([
  * printed its own messages (help, usage errors) by the time its error arrives here.
  */
 export function exitCodeFor(err: unknown, stderr: (s: string) => void): number {
+  if (err instanceof ExitCode) return err.code;
   if (err instanceof CommanderError) {
     return USAGE_ERRORS.has(err.code) ? ERRORS.BAD_INPUT.exit : err.exitCode;
   }
@@ -38,4 +39,12 @@ export function exitCodeFor(err: unknown, stderr: (s: string) => void): number {
     stderr(`error: ${String(err)}\n`);
   }
   return ERRORS.INTERNAL.exit;
+}
+
+/** A command that already told the user what happened and only sets the exit code (86 after departure). */
+export class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+    this.name = 'ExitCode';
+  }
 }

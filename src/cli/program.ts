@@ -4,7 +4,9 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import type { CliDeps } from './deps.js';
+import { addRingCommands } from './ring.js';
 import { addSimCommand } from './sim.js';
+import { addSupCommands } from './sup.js';
 
 export type { CliDeps } from './deps.js';
 
@@ -16,6 +18,8 @@ export function buildProgram(deps: CliDeps, name: string): Command {
     // Throw a CommanderError instead of calling process.exit, so that the caller sets the exit code.
     .exitOverride()
     .showHelpAfterError(`(run '${name} --help' for usage)`);
+  addSupCommands(program, deps);
+  addRingCommands(program, deps);
   addSimCommand(program, deps);
   return program;
 }

@@ -308,6 +308,12 @@ export class GossipCore {
     return this.flush();
   }
 
+  /** Replaces the seed addresses (`--peer-watch-file` changed); used while this member is alone. */
+  setSeeds(seeds: readonly PeerAddress[]): void {
+    this.seeds.splice(0, this.seeds.length, ...seeds);
+    this.seedCursor = 0;
+  }
+
   /** Stop reacting (the process is going away without a word). */
   stop(): void {
     this.stopped = true;

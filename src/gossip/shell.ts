@@ -4,10 +4,12 @@
  * (a transport and a timer service), and hands events to listeners. Real sockets (`net/`) and
  * the simulator (`testkit/`) each provide the capabilities; the shell is the same.
  */
-import type { Clock } from '../core/index.js';
+import type { Clock, Logger } from '../core/index.js';
+import { nullLogger } from '../core/index.js';
 import type { Packet, PeerAddress, Rumor } from '../wire/index.js';
 import { decodePacket } from '../wire/index.js';
 import type { GossipCore } from './core.js';
+import { hostOf } from './core.js';
 import type { Channel, Effect, GossipEvent, Timer } from './effects.js';
 
 export interface Transport {
@@ -19,10 +21,21 @@ export interface TimerService {
   at(at: number, fire: () => void): void;
 }
 
+/**
+ * Seals every outgoing packet and opens every incoming one (the ring key; `crypto/ring.ts`).
+ * `open` never throws.
+ */
+export interface Sealer {
+  seal(plain: Uint8Array): Uint8Array;
+  open(bytes: Uint8Array): { ok: true; value: Uint8Array } | { ok: false; error: { code: string; message: string } };
+}
+
 export interface GossipNodeDeps {
   clock: Clock;
   transport: Transport;
   timers: TimerService;
+  sealer?: Sealer;
+  log?: Logger;
 }
 
 export interface NodeCounters {
@@ -31,16 +44,23 @@ export interface NodeCounters {
   packetsOut: number;
   bytesOut: number;
   decodeErrors: number;
+  /** Packets that did not open with our ring key (another key, no key, tampered). */
+  openErrors: number;
   ignored: number;
 }
+
+/** A packet that does not open is logged at most once per peer host per this long (ms). */
+const OPEN_ERROR_LOG_INTERVAL_MS = 60_000;
 
 export type EventListener = (event: GossipEvent, now: number) => void;
 
 export class GossipNode {
-  readonly counters: NodeCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, decodeErrors: 0, ignored: 0 };
+  readonly counters: NodeCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, decodeErrors: 0, openErrors: 0, ignored: 0 };
   private readonly listeners: EventListener[] = [];
   /** Largest datagram accepted; streams may carry up to the codec's limit. */
   private readonly maxDatagramIn: number;
+  private readonly log: Logger;
+  private readonly openErrorLoggedAt = new Map<string, number>();
 
   constructor(
     private readonly deps: GossipNodeDeps,
@@ -48,6 +68,7 @@ export class GossipNode {
     opts: { maxDatagramIn?: number } = {},
   ) {
     this.maxDatagramIn = opts.maxDatagramIn ?? 65_507;
+    this.log = deps.log ?? nullLogger;
   }
 
   onEvent(listener: EventListener): void {
@@ -62,7 +83,17 @@ export class GossipNode {
   receive(from: PeerAddress, channel: Channel, bytes: Uint8Array): void {
     this.counters.packetsIn++;
     this.counters.bytesIn += bytes.length;
-    const decoded = decodePacket(bytes, channel === 'datagram' ? { maxBytes: this.maxDatagramIn } : {});
+    let plain = bytes;
+    if (this.deps.sealer) {
+      const opened = this.deps.sealer.open(bytes);
+      if (!opened.ok) {
+        this.counters.openErrors++;
+        this.logOpenError(from, opened.error);
+        return;
+      }
+      plain = opened.value;
+    }
+    const decoded = decodePacket(plain, channel === 'datagram' ? { maxBytes: this.maxDatagramIn } : {});
     if (!decoded.ok) {
       this.counters.decodeErrors++;
       return;
@@ -82,6 +113,15 @@ export class GossipNode {
     this.run(this.core.leave(this.deps.clock.now()));
   }
 
+  private logOpenError(from: PeerAddress, error: { code: string; message: string }): void {
+    const host = hostOf(from);
+    const now = this.deps.clock.now();
+    const last = this.openErrorLoggedAt.get(host);
+    if (last !== undefined && now - last < OPEN_ERROR_LOG_INTERVAL_MS) return;
+    this.openErrorLoggedAt.set(host, now);
+    this.log.warn('dropped a packet that does not open with the ring key', { from: host, reason: error.code, detail: error.message });
+  }
+
   private fire(timer: Timer): void {
     this.run(this.core.handleTimer(timer, this.deps.clock.now()));
   }
@@ -92,7 +132,7 @@ export class GossipNode {
         case 'send':
           this.counters.packetsOut++;
           this.counters.bytesOut += e.bytes.length;
-          this.deps.transport.send(e.to, e.channel, e.bytes);
+          this.deps.transport.send(e.to, e.channel, this.deps.sealer ? this.deps.sealer.seal(e.bytes) : e.bytes);
           break;
         case 'schedule': {
           const timer = e.timer;

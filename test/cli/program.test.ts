@@ -33,6 +33,10 @@ async function run(...args: string[]) {
       calls.push(options);
       return Promise.resolve(report);
     },
+    runSupervisor: () => Promise.reject(new Error('not in this test')),
+    termSupervisor: () => Promise.reject(new Error('not in this test')),
+    env: {},
+    readStdin: () => Promise.resolve(''),
     stdout: (s) => void out.push(s),
     stderr: (s) => void err.push(s),
   };

@@ -1,0 +1,190 @@
+/**
+ * `hab sup run`, composed: the real clock, timers and sockets, the ring key, the Supervisor, the
+ * HTTP gateway, signals, and Habitat's start-up lines. Resolves to the exit code: 0 after a
+ * graceful stop, 86 after this member was departed from the ring (as Habitat's Supervisor).
+ */
+import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import { serve, type ServerType } from '@hono/node-server';
+import type { SupRunRequest } from '../cli/sup.js';
+import { formatHostPort, parseHostPort, DEFAULT_PORTS } from '../cli/sup.js';
+import type { Logger, Random } from '../core/index.js';
+import { MurmurError, seededRandom } from '../core/index.js';
+import { createKeyring, importKey, keyCachePath, latestRingKey, parseKeyText, RING_KEY_HEADER } from '../crypto/index.js';
+import { presets, type Sealer } from '../gossip/index.js';
+import { httpGateway } from '../http/index.js';
+import { monotonicClock, RealTimers, UdpTcpTransport } from '../net/index.js';
+import { Supervisor, supPaths } from '../sup/index.js';
+import { lineLogger } from './log.js';
+
+/** Random for the gossip core and member ids, seeded from the OS. */
+function osRandom(): Random {
+  return seededRandom(randomBytes(4).readUInt32LE(0));
+}
+
+/** The address other members should use: the flag, the listen host, or this host's first IPv4. */
+function advertisedAddress(request: SupRunRequest): string {
+  if (request.sysIpAddress) return request.sysIpAddress;
+  const host = request.listenGossip.host;
+  if (host !== '0.0.0.0' && host !== '::') return host;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+async function resolvePeers(peers: { host: string; port: number }[], log: Logger): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of peers) {
+    try {
+      const { address } = await lookup(p.host);
+      out.push(formatHostPort({ host: address, port: p.port }));
+    } catch (err) {
+      log.warn('cannot resolve peer: skipping it for now', { peer: formatHostPort(p), error: (err as Error).message });
+    }
+  }
+  return out;
+}
+
+async function readPeerFile(path: string, log: Logger): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    log.warn('cannot read the peer watch file', { file: path, error: (err as Error).message });
+    return [];
+  }
+  const peers = [];
+  for (const line of text.split('\n')) {
+    const entry = line.replace(/#.*/, '').trim();
+    if (entry === '') continue;
+    try {
+      peers.push(parseHostPort('peer watch file', entry, DEFAULT_PORTS.gossip));
+    } catch (err) {
+      log.warn('skipping a bad line of the peer watch file', { file: path, line: entry, error: (err as Error).message });
+    }
+  }
+  return resolvePeers(peers, log);
+}
+
+async function loadSealer(request: SupRunRequest, env: Readonly<Record<string, string | undefined>>): Promise<{ sealer: Sealer | undefined; ring: string | undefined }> {
+  if (request.ring === undefined && request.ringKeyText === undefined) return { sealer: undefined, ring: undefined };
+  const dir = keyCachePath(env);
+  const file = request.ringKeyText !== undefined ? parseKeyText(request.ringKeyText, { expect: RING_KEY_HEADER, source: 'HAB_RING_KEY' }) : await latestRingKey(dir, request.ring as string);
+  if (request.ringKeyText !== undefined) await importKey(dir, request.ringKeyText, 'HAB_RING_KEY').catch(() => undefined);
+  const keyring = await createKeyring([{ name: file.name, revision: file.revision, key: file.key }]);
+  return { sealer: keyring, ring: `${file.name}-${file.revision}` };
+}
+
+export async function runSupervisor(request: SupRunRequest, env: Readonly<Record<string, string | undefined>>, out: (line: string) => void): Promise<number> {
+  const log = lineLogger(out);
+  const paths = supPaths(env);
+  const { sealer, ring } = await loadSealer(request, env);
+  const clock = monotonicClock;
+  const timers = new RealTimers({ clock });
+  const transport = new UdpTcpTransport({ log: log.child({ component: 'net' }) }, { host: request.listenGossip.host, port: request.listenGossip.port });
+  const peers = request.peerWatchFile !== undefined ? await readPeerFile(request.peerWatchFile, log) : await resolvePeers(request.peers, log);
+  const intervals = new Set<NodeJS.Timeout>();
+  let sup: Supervisor | undefined;
+  let http: ServerType | undefined;
+  let watcher: FSWatcher | undefined;
+  let finish: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (finish = resolve));
+
+  const bound = await transport.start((from: string, channel: 'datagram' | 'stream', bytes: Uint8Array) => sup?.receive(from, channel, bytes));
+  try {
+    sup = await Supervisor.open(
+      {
+        clock,
+        random: osRandom(),
+        log,
+        transport,
+        timers,
+        ...(sealer ? { sealer } : {}),
+        every: (ms, run) => {
+          const t = setInterval(run, ms);
+          t.unref();
+          intervals.add(t);
+          return () => {
+            clearInterval(t);
+            intervals.delete(t);
+          };
+        },
+      },
+      {
+        paths,
+        address: advertisedAddress(request),
+        gossipPort: bound.port,
+        seeds: peers,
+        permanent: request.permanentPeer,
+        gossip: presets[request.gossipPreset],
+      },
+    );
+  } catch (err) {
+    await transport.stop();
+    timers.stop();
+    throw err;
+  }
+  const supervisor = sup;
+  out(`hab-sup(MR): Supervisor Member-ID ${supervisor.id}`);
+  if (ring) out(`hab-sup(MR): Using ring key ${ring}`);
+  out(`hab-sup(MR): Starting gossip-listener on ${formatHostPort(bound)}`);
+  if (request.listenHttp) {
+    const app = httpGateway({ supervisor: () => supervisor });
+    const listen = request.listenHttp;
+    http = await new Promise<ServerType>((resolve, reject) => {
+      const server = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port }, () => resolve(server));
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new MurmurError('IO', `cannot start the HTTP gateway on ${formatHostPort(listen)}: ${err.code ?? err.message} (choose another with --listen-http, or --http-disable)`, { cause: err })),
+      );
+    }).catch(async (err: unknown) => {
+      await supervisor.stop();
+      await transport.stop();
+      timers.stop();
+      throw err;
+    });
+    const addr = http.address();
+    out(`hab-sup(MR): Starting http-gateway on ${typeof addr === 'object' && addr ? formatHostPort({ host: addr.address, port: addr.port }) : formatHostPort(listen)}`);
+  }
+  supervisor.start();
+  if (request.peerWatchFile !== undefined) {
+    const file = request.peerWatchFile;
+    const reread = (): void => void readPeerFile(file, log).then((p) => supervisor.replaceSeeds(p));
+    try {
+      watcher = watch(file, { persistent: false }, reread);
+    } catch (err) {
+      log.warn('cannot watch the peer file: it is read once', { file, error: (err as Error).message });
+    }
+  }
+
+  let stopping = false;
+  const shutdown = async (code: number, graceful: boolean): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    watcher?.close();
+    if (graceful) {
+      out('hab-sup(MR): Leaving the ring');
+      await supervisor.term();
+      // Let the departure streams go out before the sockets close.
+      await new Promise((r) => setTimeout(r, 300));
+    } else {
+      await supervisor.stop();
+    }
+    for (const t of intervals) clearInterval(t);
+    await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+    await transport.stop();
+    timers.stop();
+    finish(code);
+  };
+  const onSignal = (): void => void shutdown(0, true);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  supervisor.onDeparted = () => void shutdown(86, false);
+  const code = await done;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  return code;
+}

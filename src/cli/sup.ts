@@ -1,0 +1,144 @@
+/**
+ * `hab sup run` and `hab sup term`: parse Habitat's flags and environment into a
+ * `SupRunRequest`; the Supervisor itself comes in through `CliDeps.runSupervisor`.
+ *
+ * Precedence for each listen address: the flag, then its `HAB_LISTEN_*` variable, then the
+ * default. Ports default as Habitat's do: gossip 9638, HTTP 9631, control 9632.
+ */
+import type { Command } from '@commander-js/extra-typings';
+import { MurmurError } from '../core/index.js';
+import type { CliDeps } from './deps.js';
+import { ExitCode } from './errors.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface SupRunRequest {
+  listenGossip: HostPort;
+  listenHttp: HostPort | null;
+  listenCtl: HostPort;
+  /** `host:port` strings, names not yet resolved. */
+  peers: HostPort[];
+  permanentPeer: boolean;
+  peerWatchFile: string | undefined;
+  sysIpAddress: string | undefined;
+  /** Ring key name (`--ring`, `HAB_RING`), or undefined. */
+  ring: string | undefined;
+  /** Ring key text (`HAB_RING_KEY`), or undefined. */
+  ringKeyText: string | undefined;
+  /** Gossip timing preset: `lan`, or `localTest` for many Supervisors on one machine. */
+  gossipPreset: 'lan' | 'localTest';
+}
+
+export const DEFAULT_PORTS = { gossip: 9638, http: 9631, ctl: 9632 } as const;
+
+/** `HOST[:PORT]`, `[v6]:PORT` or a bare port-less host; the port must be 0–65535. */
+export function parseHostPort(option: string, raw: string, defaultPort: number): HostPort {
+  const text = raw.trim();
+  let host: string;
+  let port: string | undefined;
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (v6) {
+    host = v6[1] as string;
+    port = v6[2];
+  } else if ((text.match(/:/g) ?? []).length > 1) {
+    host = text; // a bare IPv6 address
+  } else {
+    const i = text.lastIndexOf(':');
+    host = i < 0 ? text : text.slice(0, i);
+    port = i < 0 ? undefined : text.slice(i + 1);
+  }
+  if (host === '' || /\s|\//.test(host)) {
+    throw new MurmurError('BAD_INPUT', `${option} must be HOST[:PORT] (e.g. 10.0.0.2:9638), got ${JSON.stringify(raw)}`);
+  }
+  const portNumber = port === undefined ? defaultPort : /^\d{1,5}$/.test(port) ? Number(port) : NaN;
+  if (!(portNumber >= 0 && portNumber <= 65_535)) {
+    throw new MurmurError('BAD_INPUT', `${option} has a bad port: expected 0–65535, got ${JSON.stringify(raw)}`);
+  }
+  return { host, port: portNumber };
+}
+
+export function formatHostPort(a: HostPort): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+export interface RawSupRunOptions {
+  listenGossip?: string;
+  listenHttp?: string;
+  httpDisable?: boolean;
+  listenCtl?: string;
+  peer?: string[];
+  permanentPeer?: boolean;
+  peerWatchFile?: string;
+  sysIpAddress?: string;
+  ring?: string;
+}
+
+export function parseSupRunOptions(raw: RawSupRunOptions, env: Readonly<Record<string, string | undefined>>): SupRunRequest {
+  const pick = (flag: string | undefined, variable: string): [string, string] | undefined => {
+    if (flag !== undefined) return [flag, `--${variable.replace('HAB_', '').toLowerCase().replace(/_/g, '-')}`];
+    const v = env[variable];
+    return v !== undefined && v !== '' ? [v, variable] : undefined;
+  };
+  const listen = (flag: string | undefined, variable: string, fallback: string, port: number): HostPort => {
+    const [text, name] = pick(flag, variable) ?? [fallback, 'default'];
+    return parseHostPort(name, text, port);
+  };
+  const peers = (raw.peer ?? []).flatMap((p) => p.split(/[\s,]+/).filter((s) => s !== '')).map((p) => parseHostPort('--peer', p, DEFAULT_PORTS.gossip));
+  if (raw.peerWatchFile !== undefined && peers.length > 0) {
+    throw new MurmurError('BAD_INPUT', '--peer-watch-file and --peer cannot be used together: list the peers in the watch file');
+  }
+  const ringFlag = raw.ring ?? (env.HAB_RING !== undefined && env.HAB_RING !== '' ? env.HAB_RING : undefined);
+  const ringKeyText = env.HAB_RING_KEY !== undefined && env.HAB_RING_KEY !== '' ? env.HAB_RING_KEY : undefined;
+  if (ringFlag !== undefined && ringKeyText !== undefined) {
+    throw new MurmurError('BAD_INPUT', '--ring (or HAB_RING) and HAB_RING_KEY cannot be used together: name a key in the cache, or pass its text, not both');
+  }
+  const preset = env.MURMUR_GOSSIP_PRESET ?? 'lan';
+  if (preset !== 'lan' && preset !== 'localTest' && preset !== 'local-test') {
+    throw new MurmurError('BAD_INPUT', `MURMUR_GOSSIP_PRESET must be lan or localTest, got ${JSON.stringify(preset)}`);
+  }
+  return {
+    listenGossip: listen(raw.listenGossip, 'HAB_LISTEN_GOSSIP', '0.0.0.0', DEFAULT_PORTS.gossip),
+    listenHttp: raw.httpDisable ? null : listen(raw.listenHttp, 'HAB_LISTEN_HTTP', '0.0.0.0', DEFAULT_PORTS.http),
+    listenCtl: listen(raw.listenCtl, 'HAB_LISTEN_CTL', '127.0.0.1', DEFAULT_PORTS.ctl),
+    peers,
+    permanentPeer: raw.permanentPeer ?? false,
+    peerWatchFile: raw.peerWatchFile,
+    sysIpAddress: raw.sysIpAddress,
+    ring: ringFlag,
+    ringKeyText,
+    gossipPreset: preset === 'lan' ? 'lan' : 'localTest',
+  };
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function addSupCommands(program: Command, deps: CliDeps): void {
+  const sup = program.command('sup').description('the Supervisor: run one, stop one');
+  sup
+    .command('run')
+    .description('run a Supervisor: join the gossip ring and serve the HTTP and control gateways')
+    .option('--listen-gossip <addr>', 'gossip address, UDP and TCP on one port (HAB_LISTEN_GOSSIP; default 0.0.0.0:9638)')
+    .option('--listen-http <addr>', 'HTTP gateway address (HAB_LISTEN_HTTP; default 0.0.0.0:9631)')
+    .option('-D, --http-disable', 'do not start the HTTP gateway')
+    .option('--listen-ctl <addr>', 'control gateway address (HAB_LISTEN_CTL; default 127.0.0.1:9632)')
+    .option('--peer <host[:port]>', 'a member to join through; repeatable; retried until reached', collect)
+    .option('-I, --permanent-peer', 'this Supervisor is a permanent peer: probed whatever its health')
+    .option('--peer-watch-file <path>', 'a file of peers, one host[:port] per line, re-read when it changes')
+    .option('--sys-ip-address <ip>', 'the address other members reach this one at')
+    .option('-r, --ring <name>', 'seal the ring with the latest revision of this ring key (HAB_RING)')
+    .action(async (opts) => {
+      const request = parseSupRunOptions(opts, deps.env);
+      const code = await deps.runSupervisor(request);
+      if (code !== 0) throw new ExitCode(code);
+    });
+  sup
+    .command('term')
+    .description('stop the Supervisor of this FS_ROOT gracefully (it announces its departure)')
+    .action(async () => {
+      const pid = await deps.termSupervisor();
+      deps.stdout(`Sent SIGTERM to the Supervisor (PID ${pid})\n`);
+    });
+}

@@ -1,0 +1,62 @@
+/**
+ * crypto: Habitat's keys and murmur's ring envelope, over libsodium (libsodium-wrappers).
+ *
+ * - `sodium.ts`: the one `await sodium.ready`; everything else takes the loaded module.
+ * - `key-file.ts`: Habitat's text key format (`SYM-SEC-1`, `BOX-*-1`, `SIG-*-1`), pure.
+ * - `key-cache.ts`: the key cache directory (`HAB_CACHE_KEY_PATH`, `$FS_ROOT/hab/cache/keys`):
+ *   generate, import, export, latest revision; the layer's only file I/O.
+ * - `ring.ts`: the `Keyring` and the sealed envelope around every datagram and stream frame.
+ *
+ * Start reading at `ring.ts` for the wire, `key-file.ts` for compatibility with Habitat.
+ */
+export { loadSodium, type Sodium } from './sodium.js';
+export {
+  KEY_FORMATS,
+  RING_KEY_HEADER,
+  formatKeyText,
+  formatNamedRevision,
+  isKeyHeader,
+  keyFileName,
+  parseKeyText,
+  parseNamedRevision,
+  revisionFromDate,
+  type KeyFile,
+  type KeyFormat,
+  type KeyHeader,
+  type NamedRevision,
+  type ParseKeyOptions,
+} from './key-file.js';
+export {
+  exportRingKey,
+  generateRingKey,
+  importKey,
+  keyCachePath,
+  latestRingKey,
+  readKeyFile,
+  ringKeyRevisions,
+  validateRingKeyName,
+  type Env,
+  type ImportResult,
+  type RingKeyFile,
+  type StoredKey,
+} from './key-cache.js';
+export {
+  ENVELOPE_MAGIC,
+  KEY_ID_BYTES,
+  Keyring,
+  MAC_BYTES,
+  NONCE_BYTES,
+  RING_KEY_BYTES,
+  SEALED_VERSION,
+  SEAL_OVERHEAD,
+  UNSEALED_OVERHEAD,
+  UNSEALED_VERSION,
+  createKeyring,
+  ringKeyId,
+  sealWithNonce,
+  type OpenError,
+  type OpenErrorCode,
+  type OpenResult,
+  type RingKey,
+  type RingKeyInfo,
+} from './ring.js';
