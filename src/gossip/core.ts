@@ -56,6 +56,7 @@ type Via =
 
 interface Probe {
   seq: number;
+  startedAt: number;
   target: MemberId;
   incarnation: number;
   acked: boolean;
@@ -357,7 +358,7 @@ export class GossipCore {
 
   private startProbe(target: MemberRumor, now: number): void {
     const seq = this.nextSeq();
-    this.probes.set(seq, { seq, target: target.member.id, incarnation: target.member.incarnation, acked: false, expectedNacks: 0, nacks: 0 });
+    this.probes.set(seq, { seq, startedAt: now, target: target.member.id, incarnation: target.member.incarnation, acked: false, expectedNacks: 0, nacks: 0 });
     this.sendSwim(this.addressOfMember(target.member), (piggyback) => ({ type: 'ping', seq, from: this.self.id, target: target.member.id, piggyback }));
     this.schedule(now + this.awareness.scale(this.opts.probeTimeoutMs), { kind: 'probe-timeout', seq });
     this.schedule(now + this.awareness.scale(this.opts.probeIntervalMs), { kind: 'probe-deadline', seq });
@@ -457,6 +458,7 @@ export class GossipCore {
     if (!probe || probe.acked || probe.target !== sender) return;
     probe.acked = true;
     this.awareness.apply(-1);
+    this.emit({ type: 'probe-acked', member: sender, rttMs: now - probe.startedAt });
     this.directContact(sender, now);
   }
 

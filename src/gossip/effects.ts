@@ -46,6 +46,8 @@ export type GossipEvent =
   | { type: 'self-departed' }
   /** This member's own probe of a peer failed and it raised suspicion (for counting). */
   | { type: 'suspicion-raised'; member: MemberId }
+  /** A probe of ours was answered (directly or through a helper) after `rttMs`. */
+  | { type: 'probe-acked'; member: MemberId; rttMs: number }
   /** A packet this member could not use (bad sender, unknown type): counted by the shell. */
   | { type: 'packet-ignored'; reason: string };
 
