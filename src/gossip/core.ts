@@ -13,9 +13,9 @@
  * acceptance rules and the vocabulary.
  */
 import type { Logger, MemberId, Random } from '../core/index.js';
-import { nullLogger } from '../core/index.js';
+import { MurmurError, nullLogger } from '../core/index.js';
 import type { Health, MemberInfo, MemberRumor, Packet, PeerAddress, Rumor } from '../wire/index.js';
-import { encodePacket, rumorFieldSize } from '../wire/index.js';
+import { encodePacket, encodeRumor, rumorFieldSize } from '../wire/index.js';
 import { Awareness } from './awareness.js';
 import { BroadcastQueue } from './broadcast-queue.js';
 import type { Channel, Effect, GossipEvent, Timer } from './effects.js';
@@ -93,6 +93,8 @@ export class GossipCore {
   private seedCursor = 0;
   private probeOrder = { a: 1, b: 0, n: 0, i: 0 };
   private gossipScheduled = false;
+  /** Whether any other member has answered or written to us since start (seeds are tried until then). */
+  private heardFromPeer = false;
   private started = false;
   private stopped = false;
 
@@ -175,6 +177,7 @@ export class GossipCore {
   /** A decoded packet from `from` (the sender's socket address), on `channel`. */
   handlePacket(from: PeerAddress, packet: Packet, now: number, channel: Channel = 'datagram'): Effect[] {
     if (this.stopped) return [];
+    this.heardFromPeer = true;
     switch (packet.type) {
       case 'ping':
         this.onPing(from, channel, packet.seq, packet.from, packet.target, packet.piggyback, now);
@@ -183,7 +186,7 @@ export class GossipCore {
         this.onAck(packet.seq, packet.from, packet.piggyback, now);
         break;
       case 'ping-req':
-        this.onPingReq(from, packet.seq, packet.target, packet.targetAddress, packet.piggyback, now);
+        this.onPingReq(from, packet.seq, packet.target, packet.piggyback, now);
         break;
       case 'nack': {
         const probe = this.probes.get(packet.seq);
@@ -286,8 +289,15 @@ export class GossipCore {
     return this.flush();
   }
 
-  /** A rumor that starts here (config apply, file upload, service, election, departure). */
+  /**
+   * A rumor that starts here (config apply, file upload, service, election, departure). It is
+   * encoded first, so a value the wire cannot carry is refused (a `MurmurError` BAD_INPUT is
+   * thrown) before it is stored or queued.
+   */
   publish(rumor: Rumor, now: number): Effect[] {
+    const key = rumorKey(rumor);
+    if (key.split('\u0000').length !== 3) throw new MurmurError('BAD_INPUT', 'a rumor group, file name or id may not contain a NUL character');
+    encodeRumor(rumor);
     if (!this.stopped) this.receive(rumor, now, 'push');
     return this.flush();
   }
@@ -462,8 +472,16 @@ export class GossipCore {
     this.directContact(sender, now);
   }
 
-  private onPingReq(from: PeerAddress, originSeq: number, target: MemberId, targetAddress: PeerAddress, piggyback: Rumor[], now: number): void {
+  private onPingReq(from: PeerAddress, originSeq: number, target: MemberId, piggyback: Rumor[], now: number): void {
     this.receiveAll(piggyback, now, 'push');
+    // Only members we know, at the address we know: a ping-req never sends us to an address of
+    // the requester's choosing.
+    const known = this.member(target);
+    if (!known || known.health === 'departed') {
+      this.emit({ type: 'packet-ignored', reason: 'ping-req for a member this one does not know' });
+      return;
+    }
+    const targetAddress = this.addressOfMember(known.member);
     const seq = this.nextSeq();
     this.relays.set(seq, { requester: from, originSeq, createdAt: now, done: false });
     this.sendSwim(targetAddress, (pb) => ({ type: 'ping', seq, from: this.self.id, target, piggyback: pb }));
@@ -485,7 +503,9 @@ export class GossipCore {
 
   private onJoinTick(now: number): void {
     this.schedule(now + this.opts.joinRetryIntervalMs, { kind: 'join-tick' });
-    if (this.seeds.length === 0 || this.liveCount > 1) return;
+    // Seeds are tried until some member has answered since start (a member restored from disk
+    // may believe in peers that are long gone), and again whenever this member is alone.
+    if (this.seeds.length === 0 || (this.heardFromPeer && this.liveCount > 1)) return;
     const seed = this.seeds[this.seedCursor++ % this.seeds.length] as PeerAddress;
     this.sendPacket(seed, { type: 'join', member: { ...this.self } }, 'stream');
   }
@@ -689,6 +709,7 @@ export class GossipCore {
         if (r.health === 'confirmed' && age >= o.confirmedToDepartedMs) toDepart.push(r);
         else if (r.health === 'departed' && age >= o.departedRetentionMs) expired.push({ key: e.key, rumor: r });
       } else if (r.kind === 'tombstone' && age >= o.tombstoneRetentionMs) expired.push({ key: e.key, rumor: r });
+      else if (r.kind === 'service' && !this.member(r.memberId) && age >= o.departedRetentionMs) expired.push({ key: e.key, rumor: r });
     }
     for (const r of toDepart) this.setMember({ ...r, health: 'departed', from: '' }, 'confirmed', now);
     for (const { key, rumor } of expired) {

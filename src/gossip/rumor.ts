@@ -66,9 +66,13 @@ export function fingerprintText(r: Rumor): string {
       return `${r.member.incarnation}/${r.health}`;
     case 'election':
     case 'election-update':
-      return `${r.term}/${r.status}/${r.memberId}/${r.suitability}/${r.votes.length}`;
+      return `${r.term}/${r.status}/${r.memberId}/${r.suitability}/${[...r.votes].sort().join(',')}`;
     case 'tombstone':
       return `t${r.version}`;
+    case 'service-config':
+      return `${r.version}/${contentHash(r.config)}`;
+    case 'service-file':
+      return `${r.version}/${contentHash(r.body)}`;
     default:
       return String(versionOf(r));
   }
@@ -105,9 +109,15 @@ export function mergeRumor(current: Rumor | undefined, incoming: Rumor): MergeRe
       if (current.kind !== 'member') return unchanged(current);
       return memberRecordWins(current, incoming) ? replaced(incoming) : unchanged(current);
     case 'service':
-    case 'service-config':
-    case 'service-file':
       return versionOf(incoming) > versionOf(current) ? replaced(incoming) : unchanged(current);
+    case 'service-config':
+    case 'service-file': {
+      // Strictly higher versions only. Two different payloads at one version (two members applied
+      // the same version at once) are ordered by their bytes, so that every member keeps the same.
+      const v = versionOf(incoming) - versionOf(current);
+      if (v !== 0) return v > 0 ? replaced(incoming) : unchanged(current);
+      return compareBytes(payloadOf(incoming), payloadOf(current as typeof incoming)) > 0 ? replaced(incoming) : unchanged(current);
+    }
     case 'election':
     case 'election-update':
       if (current.kind !== incoming.kind) return unchanged(current);
@@ -136,10 +146,31 @@ export function mergeElection(s: ElectionRumor, o: ElectionRumor): MergeResult {
   const oWins = o.suitability !== s.suitability ? o.suitability > s.suitability : o.memberId > s.memberId;
   if (sFinished && oFinished) return oWins ? replaced(o) : unchanged(s);
   if (s.memberId === o.memberId) {
-    // The same candidate's rumor: keep the richer vote list and the newer status.
-    return absorbVotes(o.votes.length >= s.votes.length ? { ...s, status: o.status } : s, o.votes, s);
+    // The same candidate's rumor twice: the union of votes, the further status, the higher
+    // suitability, whatever the order they arrive in.
+    const status = STATUS_ORDER[o.status] > STATUS_ORDER[s.status] ? o.status : s.status;
+    return absorbVotes({ ...s, status, suitability: Math.max(s.suitability, o.suitability) }, o.votes, s);
   }
   return oWins ? absorbVotes(o, s.votes, s) : absorbVotes(s, o.votes);
+}
+
+const STATUS_ORDER = { running: 0, 'no-quorum': 1, finished: 2 } as const;
+
+function payloadOf(r: Rumor): Uint8Array {
+  return r.kind === 'service-config' ? r.config : r.kind === 'service-file' ? r.body : new Uint8Array(0);
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return (a[i] as number) - (b[i] as number);
+  return a.length - b.length;
+}
+
+/** FNV-1a over the bytes, as hex: enough to tell two payloads of one version apart in a digest. */
+function contentHash(bytes: Uint8Array): string {
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193);
+  return `${bytes.length}.${(h >>> 0).toString(16)}`;
 }
 
 function absorbVotes(winner: ElectionRumor, extra: readonly string[], previous: ElectionRumor = winner): MergeResult {

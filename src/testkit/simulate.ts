@@ -5,7 +5,7 @@
  * messages and bytes. The same options and seed give the same report, apart from `wallMs`.
  *
  * Byte figures add an estimate of what the real transport adds to each payload: the sealed
- * envelope (1 version byte, 4 key-id bytes, 24 nonce bytes, 16 MAC bytes) plus UDP/IPv4
+ * envelope (2 header bytes, 4 key-id bytes, 24 nonce bytes, 16 MAC bytes) plus UDP/IPv4
  * headers (28 bytes) per datagram, or TCP/IPv4 headers (40 bytes) and a 4-byte frame length per
  * stream message. `payloadBytesPerMemberPerSecond` has the bare protobuf bytes.
  */
@@ -19,7 +19,8 @@ import type { RecordedEvent, SimMember } from './cluster.js';
 import { SimCluster } from './cluster.js';
 import type { Percentiles, SimOptions, SimReport } from './sim-types.js';
 
-export const SEAL_OVERHEAD_BYTES = 45;
+/** The sealed envelope of `crypto/ring.ts`: magic, version, key id, nonce, MAC. */
+export const SEAL_OVERHEAD_BYTES = 46;
 export const DATAGRAM_OVERHEAD_BYTES = SEAL_OVERHEAD_BYTES + 28;
 export const STREAM_OVERHEAD_BYTES = SEAL_OVERHEAD_BYTES + 40 + 4;
 

@@ -392,7 +392,7 @@ function readServiceRumor(r: WireReader, end: number): ServiceRumor {
   while (r.pos < end) {
     const tag = r.fieldTag();
     switch (tag) {
-      case SERVICE_RUMOR.group: group = r.text(); break;
+      case SERVICE_RUMOR.group: group = r.keyText('service.group'); break;
       case SERVICE_RUMOR.memberId: memberId = r.optionalId('service.member_id'); break;
       case SERVICE_RUMOR.incarnation: incarnation = r.varint('service.incarnation'); break;
       case SERVICE_RUMOR.pkg: pkg = r.text(); break;
@@ -425,7 +425,7 @@ function readServiceConfigRumor(r: WireReader, end: number): ServiceConfigRumor 
   while (r.pos < end) {
     const tag = r.fieldTag();
     switch (tag) {
-      case SERVICE_CONFIG_RUMOR.group: group = r.text(); break;
+      case SERVICE_CONFIG_RUMOR.group: group = r.keyText('service_config.group'); break;
       case SERVICE_CONFIG_RUMOR.version: version = r.varint('service-config.version'); break;
       case SERVICE_CONFIG_RUMOR.encrypted: encrypted = r.bool(); break;
       case SERVICE_CONFIG_RUMOR.config: config = r.blob(); break;
@@ -447,8 +447,8 @@ function readServiceFileRumor(r: WireReader, end: number): ServiceFileRumor {
   while (r.pos < end) {
     const tag = r.fieldTag();
     switch (tag) {
-      case SERVICE_FILE_RUMOR.group: group = r.text(); break;
-      case SERVICE_FILE_RUMOR.filename: filename = r.text(); break;
+      case SERVICE_FILE_RUMOR.group: group = r.keyText('service_file.group'); break;
+      case SERVICE_FILE_RUMOR.filename: filename = r.keyText('service_file.filename'); break;
       case SERVICE_FILE_RUMOR.version: version = r.varint('service-file.version'); break;
       case SERVICE_FILE_RUMOR.encrypted: encrypted = r.bool(); break;
       case SERVICE_FILE_RUMOR.body: body = r.blob(); break;
@@ -470,7 +470,7 @@ function readElectionRumor(r: WireReader, end: number, kind: ElectionRumor['kind
   while (r.pos < end) {
     const tag = r.fieldTag();
     switch (tag) {
-      case ELECTION_RUMOR.group: group = r.text(); break;
+      case ELECTION_RUMOR.group: group = r.keyText('election.group'); break;
       case ELECTION_RUMOR.memberId: memberId = r.optionalId(`${kind}.member_id`); break;
       case ELECTION_RUMOR.term: term = r.varint(`${kind}.term`); break;
       case ELECTION_RUMOR.suitability: suitability = r.varint(`${kind}.suitability`); break;
@@ -509,8 +509,8 @@ function readTombstone(r: WireReader, end: number): Tombstone {
         target = kind;
         break;
       }
-      case TOMBSTONE.group: group = r.text(); break;
-      case TOMBSTONE.id: id = r.text(); break;
+      case TOMBSTONE.group: group = r.keyText('tombstone.group'); break;
+      case TOMBSTONE.id: id = r.keyText('tombstone.id'); break;
       case TOMBSTONE.version: version = r.varint('tombstone.version'); break;
       default: r.skipField(tag);
     }

@@ -176,6 +176,16 @@ export class WireReader extends BinaryReader {
     return this.string(true);
   }
 
+  /**
+   * A string that becomes part of a rumor key (group, file name, id): NUL separates the parts of
+   * a key, so it may not appear inside one.
+   */
+  keyText(what: string): string {
+    const s = this.string(true);
+    if (s.includes('\u0000')) fail('invalid', `${what} contains a NUL character`);
+    return s;
+  }
+
   /** A bytes field, copied so that the value does not pin or alias the caller's buffer. */
   blob(): Uint8Array {
     return this.bytes().slice();

@@ -248,6 +248,42 @@ describe('dissemination', () => {
   });
 });
 
+describe('bad input', () => {
+  test('a rumor the wire cannot carry is refused before it is stored, and probing goes on', () => {
+    const core = coreWith([A, B].map((id) => member(id, 0, 'alive')));
+    const bad: Rumor = { kind: 'service-config', group: 'redis.prod', version: 1.5, encrypted: false, config: new Uint8Array([1]), from: SELF };
+    expect(() => core.publish(bad, 0)).toThrow(/version|integer/i);
+    expect(core.store.size).toBe(3);
+    expect(timers(core.handleTimer({ kind: 'probe-tick' }, 1000))).toContainEqual({ at: 2000, timer: { kind: 'probe-tick' } });
+  });
+
+  test('a ping-req for a member this one does not know sends nothing', () => {
+    const core = coreWith([member(B, 0, 'alive')]);
+    const out = core.handlePacket(addr(B), { type: 'ping-req', seq: 1, from: B, target: C, targetAddress: '192.0.2.1:9638', piggyback: [] }, 0);
+    expect(sends(out)).toEqual([]);
+  });
+
+  test('a ping-req goes to the address this member knows, not the one in the request', () => {
+    const core = coreWith([member(A, 0, 'alive'), member(B, 0, 'alive')]);
+    const out = core.handlePacket(addr(B), { type: 'ping-req', seq: 1, from: B, target: A, targetAddress: '192.0.2.1:9638', piggyback: [] }, 0);
+    expect(sends(out).map((s) => s.to)).toEqual([addr(A)]);
+  });
+});
+
+describe('seeds', () => {
+  test('seeds are tried until some member answers, even when the restored store lists peers', () => {
+    const core = new GossipCore(
+      { random: seededRandom(3) },
+      { self: info(SELF, 0, '10.0.0.102'), options: lanPreset, seeds: ['10.9.0.1:9638'], restored: [member(A, 0, 'alive'), member(B, 0, 'alive')] },
+    );
+    const joins = (effects: Effect[]) => sends(effects).filter((s) => s.packet.type === 'join');
+    expect(joins(core.start(0))).toHaveLength(1);
+    expect(joins(core.handleTimer({ kind: 'join-tick' }, lanPreset.joinRetryIntervalMs))).toHaveLength(1);
+    core.handlePacket(addr(A), { type: 'ack', seq: 999, from: A, piggyback: [] }, 2500);
+    expect(joins(core.handleTimer({ kind: 'join-tick' }, 2 * lanPreset.joinRetryIntervalMs))).toHaveLength(0);
+  });
+});
+
 describe('the shell', () => {
   test('junk bytes are counted and dropped without a throw', () => {
     const core = coreWith([member(A, 0, 'alive')]);

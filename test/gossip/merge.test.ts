@@ -43,6 +43,15 @@ describe('versioned rumors', () => {
     expect(mergeRumor(current, incoming).changed).toBe(changed);
   });
 
+  test('two payloads at one version settle on the same one whatever the order', () => {
+    const x: Rumor = { kind: 'service-config', group: 'redis.prod', version: 4, encrypted: false, config: bytes('a = 1'), from: A };
+    const y: Rumor = { kind: 'service-config', group: 'redis.prod', version: 4, encrypted: false, config: bytes('a = 2'), from: B };
+    const xy = mergeRumor(mergeRumor(undefined, x).value, y).value;
+    const yx = mergeRumor(mergeRumor(undefined, y).value, x).value;
+    expect(xy).toBe(y);
+    expect(yx).toBe(y);
+  });
+
   test('files are keyed per file name', () => {
     expect(rumorKey(file('a.crt', 1))).not.toBe(rumorKey(file('b.crt', 1)));
   });
@@ -96,6 +105,15 @@ describe('elections (Habitat merge)', () => {
     const r = mergeRumor(election(B), election(A));
     expect(r.value).toMatchObject({ memberId: B, votes: [A, B] });
     expect(mergeRumor(r.value, election(A)).changed).toBe(false);
+  });
+
+  test('the same candidate’s rumor merges the same whatever the order', () => {
+    const one = election(A, { status: 'no-quorum', votes: [A, B], suitability: 2 });
+    const two = election(A, { status: 'running', votes: [A, C], suitability: 1 });
+    const a = mergeRumor(one, two).value;
+    const b = mergeRumor(two, one).value;
+    expect(a).toEqual(b);
+    expect(a).toMatchObject({ status: 'no-quorum', suitability: 2, votes: [A, B, C] });
   });
 
   test('merging is order-independent for three running candidates', () => {
