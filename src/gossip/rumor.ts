@@ -116,7 +116,7 @@ export function mergeRumor(current: Rumor | undefined, incoming: Rumor): MergeRe
       // the same version at once) are ordered by their bytes, so that every member keeps the same.
       const v = versionOf(incoming) - versionOf(current);
       if (v !== 0) return v > 0 ? replaced(incoming) : unchanged(current);
-      return compareBytes(payloadOf(incoming), payloadOf(current as typeof incoming)) > 0 ? replaced(incoming) : unchanged(current);
+      return compareBytes(payloadOf(incoming), payloadOf(current)) > 0 ? replaced(incoming) : unchanged(current);
     }
     case 'election':
     case 'election-update':
