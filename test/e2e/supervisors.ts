@@ -47,9 +47,9 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
   throw new Error(`timed out after ${limitMs} ms waiting for ${what}${last ? ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})` : ''}`);
 }
 
-export async function startSup(opts: { host: string; fsRoot?: string; peers?: string[]; args?: string[]; env?: Record<string, string> }): Promise<Sup> {
+export async function startSup(opts: { host: string; gossipPort?: number; fsRoot?: string; peers?: string[]; args?: string[]; env?: Record<string, string> }): Promise<Sup> {
   const fsRoot = opts.fsRoot ?? (await newFsRoot());
-  const args = ['sup', 'run', '--listen-gossip', `${opts.host}:0`, '--listen-http', `${opts.host}:0`, ...(opts.peers ?? []).flatMap((p) => ['--peer', p]), ...(opts.args ?? [])];
+  const args = ['sup', 'run', '--listen-gossip', `${opts.host}:${opts.gossipPort ?? 0}`, '--listen-http', `${opts.host}:0`, ...(opts.peers ?? []).flatMap((p) => ['--peer', p]), ...(opts.args ?? [])];
   const proc = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, FS_ROOT: fsRoot, MURMUR_GOSSIP_PRESET: 'localTest', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
