@@ -92,7 +92,8 @@ export class GossipCore {
   private seq = 0;
   private seedCursor = 0;
   private probeOrder = { a: 1, b: 0, n: 0, i: 0 };
-  private gossipScheduled = false;
+  /** When the next gossip round is due (ms); a tick that fires before it is stale. */
+  private gossipDueAt = Infinity;
   /** Whether any other member has answered or written to us since start (seeds are tried until then). */
   private heardFromPeer = false;
   private started = false;
@@ -267,7 +268,8 @@ export class GossipCore {
         this.onSuspicionTimeout(timer.member, timer.incarnation, now);
         break;
       case 'gossip-tick':
-        this.gossipScheduled = false;
+        if (now < this.gossipDueAt) break; // superseded by an earlier round
+        this.gossipDueAt = Infinity;
         this.onGossipTick(now);
         break;
       case 'anti-entropy-tick':
@@ -649,7 +651,8 @@ export class GossipCore {
     if (via === 'quiet') return;
     const key = rumorKey(r);
     this.queue.enqueue(key, r);
-    this.scheduleGossip(now);
+    // A fresh rumor's first gossip round comes soon, to reach the few the at-once push missed.
+    this.scheduleGossip(now, via === 'push' ? this.opts.gossipFirstRoundMs : this.opts.gossipIntervalMs);
     // The suspect itself is told directly by whoever suspected it; fan-out goes to the others.
     if (via === 'push') this.pushNow(r, key, r.kind === 'member' && r.health === 'suspect' ? r.member.id : '');
   }
@@ -685,10 +688,10 @@ export class GossipCore {
     this.scheduleGossip(now);
   }
 
-  private scheduleGossip(now: number): void {
-    if (this.gossipScheduled || this.queue.size === 0) return;
-    this.gossipScheduled = true;
-    this.schedule(now + this.opts.gossipIntervalMs, { kind: 'gossip-tick' });
+  private scheduleGossip(now: number, delay = this.opts.gossipIntervalMs): void {
+    if (this.queue.size === 0 || now + delay >= this.gossipDueAt) return;
+    this.gossipDueAt = now + delay;
+    this.schedule(this.gossipDueAt, { kind: 'gossip-tick' });
   }
 
   private sendDigest(to: MemberRumor | undefined): void {

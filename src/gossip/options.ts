@@ -59,7 +59,7 @@ export interface GossipOptions {
   suspicionProbes: number;
   /**
    * Members a changed rumor is pushed to at once, by the member that learned of it.
-   * @default 4
+   * @default 5
    */
   pushFanout: number;
   /**
@@ -67,6 +67,12 @@ export interface GossipOptions {
    * @default 200
    */
   gossipIntervalMs: number;
+  /**
+   * A rumor that just became hot through a push gets its first gossip round this soon (ms),
+   * which reaches the few members the at-once push missed (about e^−pushFanout of them).
+   * @default 20
+   */
+  gossipFirstRoundMs: number;
   /**
    * Members each gossip round sends to.
    * @default 3
@@ -148,8 +154,9 @@ export const lanPreset: GossipOptions = {
   suspicionMaxMult: 6,
   suspicionConfirmations: 3,
   suspicionProbes: 6,
-  pushFanout: 4,
+  pushFanout: 5,
   gossipIntervalMs: 200,
+  gossipFirstRoundMs: 20,
   gossipNodes: 3,
   retransmitMult: 4,
   maxHotRumors: 4096,
@@ -171,6 +178,7 @@ export const localTestPreset: GossipOptions = {
   probeIntervalMs: 200,
   probeTimeoutMs: 80,
   gossipIntervalMs: 40,
+  gossipFirstRoundMs: 10,
   antiEntropyIntervalMs: 2000,
   reconnectIntervalMs: 2000,
   joinRetryIntervalMs: 400,
@@ -188,6 +196,7 @@ export function validateOptions(o: GossipOptions): string[] {
     if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) problems.push(`${name} must be a positive number, got ${String(v)}`);
   };
   for (const key of Object.keys(lanPreset) as (keyof GossipOptions)[]) positive(key);
+  if (o.gossipFirstRoundMs > o.gossipIntervalMs) problems.push('gossipFirstRoundMs must not exceed gossipIntervalMs');
   if (o.probeTimeoutMs >= o.probeIntervalMs) problems.push('probeTimeoutMs must be shorter than probeIntervalMs');
   if ((o.digestBuckets & (o.digestBuckets - 1)) !== 0) problems.push('digestBuckets must be a power of two');
   if (o.suspicionMaxMult < 1) problems.push('suspicionMaxMult must be at least 1');

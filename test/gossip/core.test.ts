@@ -210,7 +210,7 @@ describe('dissemination', () => {
     const out = core.publish(cfg, 0);
     const pushes = sends(out).filter((s) => s.packet.type === 'push');
     expect(new Set(pushes.map((p) => p.to)).size).toBe(lanPreset.pushFanout);
-    expect(timers(out)).toContainEqual({ at: lanPreset.gossipIntervalMs, timer: { kind: 'gossip-tick' } });
+    expect(timers(out)).toContainEqual({ at: lanPreset.gossipFirstRoundMs, timer: { kind: 'gossip-tick' } });
   });
 
   test('a rumor too big for a datagram goes on a stream', () => {
