@@ -28,7 +28,7 @@ export function addRingCommands(program: Command, deps: CliDeps): void {
     .command('import')
     .description('read a ring key from standard input into the key cache')
     .action(async () => {
-      const result = await importKey(keyCachePath(deps.env), await deps.readStdin(), 'standard input');
+      const result = await importKey(keyCachePath(deps.env), await deps.readStdin(), 'standard input', 'SYM-SEC-1');
       deps.stdout(`Imported ring key ${result.name}-${result.revision} into ${result.path}\n`);
     });
 }
