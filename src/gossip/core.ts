@@ -35,7 +35,7 @@ export interface GossipCoreInit {
   /** This member as others should reach it. */
   self: MemberInfo;
   options: GossipOptions;
-  /** Addresses to join through (`--peer`), tried in turn while this member is alone. */
+  /** Addresses to join through (`--peer`), tried in turn until a member answers, and whenever alone. */
   seeds?: PeerAddress[];
   /** A shared frozen store to start from (the simulator's converged boot). */
   base?: StoreBase;
@@ -321,7 +321,7 @@ export class GossipCore {
     return this.flush();
   }
 
-  /** Replaces the seed addresses (`--peer-watch-file` changed); used while this member is alone. */
+  /** Replaces the seed addresses (`--peer-watch-file` changed). */
   setSeeds(seeds: readonly PeerAddress[]): void {
     this.seeds.splice(0, this.seeds.length, ...seeds);
     this.seedCursor = 0;
@@ -700,7 +700,10 @@ export class GossipCore {
     this.sendPacket(this.addressOfMember(to.member), { type: 'sync-digest', from: this.self.id, rootHi: root.hi, rootLo: root.lo, count: this.store.size });
   }
 
-  /** Confirmed members become departed, and departed members and tombstones are forgotten, in time. */
+  /**
+   * Confirmed members become departed, and departed members, tombstones and the service rumors
+   * of forgotten members are forgotten, in time.
+   */
   private collect(now: number): void {
     const o = this.opts;
     const toDepart: MemberRumor[] = [];

@@ -106,7 +106,8 @@ export interface GossipOptions {
    */
   reconnectIntervalMs: number;
   /**
-   * While alone (no other live member known), seeds are tried again this often (ms).
+   * Seeds are tried this often (ms) until some member has answered since start, and again
+   * whenever this member is alone.
    * @default 2000
    */
   joinRetryIntervalMs: number;
@@ -131,7 +132,8 @@ export interface GossipOptions {
    */
   tombstoneRetentionMs: number;
   /**
-   * How often expired members and tombstones are collected (ms).
+   * How often expired members, tombstones and the service rumors of forgotten members are
+   * collected (ms).
    * @default 60000
    */
   gcIntervalMs: number;

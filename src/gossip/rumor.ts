@@ -89,7 +89,9 @@ const replaced = (value: Rumor): MergeResult => ({ changed: true, value });
 /**
  * Merges `incoming` into `current` (absent when the key is new). Pure: never mutates either.
  * - member: higher incarnation, or equal incarnation and worse health;
- * - service, service-config, service-file: strictly higher version only;
+ * - service: strictly higher incarnation only;
+ * - service-config, service-file: strictly higher version; two payloads at one version are
+ *   ordered by their bytes, so that every member keeps the same one;
  * - election, election-update: Habitat's election merge (see `mergeElection`);
  * - departure: the first one stays;
  * - tombstone: wins at an equal or higher version; a live rumor beats a tombstone only with a
@@ -128,11 +130,12 @@ export function mergeRumor(current: Rumor | undefined, incoming: Rumor): MergeRe
 }
 
 /**
- * Habitat's election merge (butterfly `src/rumor/election.rs`), stored `s`, incoming `o`:
- * 1. equal: nothing; 2. `o` finished at a term at least `s`'s: take `o` (between two finished
- * elections of one term the order of rules 5–6 decides); 3. same term, `s` finished: `s` absorbs
- * `o`'s votes; 4. `s` has the higher term: keep `s` (and `o` with a higher term wins); 5. higher
- * suitability wins and takes the loser's votes; 6. on a tie the higher member id wins, votes merged.
+ * Habitat's election merge (butterfly `src/rumor/election.rs`), made order-independent; stored
+ * `s`, incoming `o`: 1. equal: nothing; 2. the higher term wins; 3. at one term a finished
+ * election wins over a running one and absorbs its votes; 4. two finished elections of different
+ * candidates: the order of rules 5–6 picks one; 5. higher suitability wins and takes the loser's
+ * votes; 6. on a tie the higher member id wins, votes merged; 7. the same candidate twice: union
+ * of votes, the further status, the higher suitability.
  */
 export function mergeElection(s: ElectionRumor, o: ElectionRumor): MergeResult {
   if (electionsEqual(s, o)) return unchanged(s);
@@ -140,14 +143,14 @@ export function mergeElection(s: ElectionRumor, o: ElectionRumor): MergeResult {
   const oFinished = o.status === 'finished';
   if (o.term > s.term) return replaced(o);
   if (s.term > o.term) return unchanged(s);
-  // Same term from here on.
-  if (oFinished && !sFinished) return replaced(o);
+  // Same term from here on. A finished election wins over a running one and takes its votes.
+  if (oFinished && !sFinished) return absorbVotes(o, s.votes, s);
   if (sFinished && !oFinished) return absorbVotes(s, o.votes);
   const oWins = o.suitability !== s.suitability ? o.suitability > s.suitability : o.memberId > s.memberId;
-  if (sFinished && oFinished) return oWins ? replaced(o) : unchanged(s);
+  if (sFinished && oFinished && s.memberId !== o.memberId) return oWins ? replaced(o) : unchanged(s);
   if (s.memberId === o.memberId) {
-    // The same candidate's rumor twice: the union of votes, the further status, the higher
-    // suitability, whatever the order they arrive in.
+    // The same candidate's rumor twice (running or finished): the union of votes, the further
+    // status, the higher suitability, whatever the order they arrive in.
     const status = STATUS_ORDER[o.status] > STATUS_ORDER[s.status] ? o.status : s.status;
     return absorbVotes({ ...s, status, suitability: Math.max(s.suitability, o.suitability) }, o.votes, s);
   }

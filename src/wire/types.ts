@@ -159,7 +159,7 @@ export interface Ack {
   piggyback: Rumor[];
 }
 
-/** Ask a helper to probe `target` at `targetAddress` for us. */
+/** Ask a helper to probe `target` for us (the helper uses the address it knows; `targetAddress` is informational). */
 export interface PingReq {
   type: 'ping-req';
   seq: number;

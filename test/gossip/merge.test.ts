@@ -116,6 +116,14 @@ describe('elections (Habitat merge)', () => {
     expect(a).toMatchObject({ status: 'no-quorum', suitability: 2, votes: [A, B, C] });
   });
 
+  test('finished and running rumors of one term merge the same whatever the order', () => {
+    const xs = [election(A, { status: 'finished', votes: [A, B] }), election(A, { status: 'finished', votes: [A, C] }), election(B, { votes: [B] })];
+    const fold = (list: Rumor[]): Rumor => list.reduce<Rumor | undefined>((acc, r) => mergeRumor(acc, r).value, undefined) as Rumor;
+    const orders = [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]].map((o) => fold(o.map((i) => xs[i]!)));
+    for (const r of orders) expect(r).toEqual(orders[0]);
+    expect(orders[0]).toMatchObject({ memberId: A, status: 'finished', votes: [A, B, C] });
+  });
+
   test('merging is order-independent for three running candidates', () => {
     const xs = [election(A, { suitability: 1 }), election(B, { suitability: 3 }), election(C, { suitability: 2 })];
     const fold = (list: Rumor[]): Rumor => list.reduce<Rumor | undefined>((acc, r) => mergeRumor(acc, r).value, undefined) as Rumor;
