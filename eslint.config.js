@@ -10,6 +10,11 @@ const nodeGlobals = {
   console: 'readonly',
   process: 'readonly',
   URL: 'readonly',
+  fetch: 'readonly',
+  setTimeout: 'readonly',
+  clearTimeout: 'readonly',
+  setInterval: 'readonly',
+  clearInterval: 'readonly',
 };
 
 export default defineConfig(
@@ -42,7 +47,7 @@ export default defineConfig(
   {
     name: 'murmur/javascript',
     // The plain JavaScript files (this config, the lint plugin, bin/*) are not in a TS program.
-    files: ['**/*.js', 'bin/murmur', 'bin/hab'],
+    files: ['**/*.js', '**/*.mjs', 'bin/murmur', 'bin/hab'],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { sourceType: 'module', globals: nodeGlobals },
   },

@@ -3,8 +3,10 @@
  * hands them to the command tree and turns the outcome into an exit code. `bin/murmur` and
  * `bin/hab` call `main` from the build in dist/.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildProgram, exitCodeFor, type CliDeps } from '../cli/index.js';
+import { CtlClient } from '../ctl/client.js';
 
 /** The name the user typed: `hab` when invoked as hab (the Habitat habit), `murmur` otherwise. */
 export function invokedName(script: string | undefined): 'hab' | 'murmur' {
@@ -35,6 +37,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks).toString('utf8');
     },
+    readFile: async (file) => new Uint8Array(await readFile(file)),
+    ctlClient: (options) => new CtlClient(options),
     stdout: (s) => void process.stdout.write(s),
     stderr: (s) => void process.stderr.write(s),
   };

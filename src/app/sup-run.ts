@@ -1,7 +1,7 @@
 /**
  * `hab sup run`, composed: the real clock, timers and sockets, the ring key, the Supervisor, the
- * HTTP gateway, signals, and Habitat's start-up lines. Resolves to the exit code: 0 after a
- * graceful stop, 86 after this member was departed from the ring (as Habitat's Supervisor).
+ * HTTP and control gateways, signals, and Habitat's start-up lines. Resolves to the exit code: 0
+ * after a graceful stop, 86 after this member was departed from the ring (as Habitat's).
  */
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
@@ -14,10 +14,11 @@ import { formatHostPort, parseHostPort, DEFAULT_PORTS } from '../cli/sup.js';
 import type { Logger, Random } from '../core/index.js';
 import { MurmurError, seededRandom } from '../core/index.js';
 import { createKeyring, importKey, keyCachePath, latestRingKey, parseKeyText, RING_KEY_HEADER } from '../crypto/index.js';
+import { CtlGateway } from '../ctl/index.js';
 import { presets, type Sealer } from '../gossip/index.js';
-import { httpGateway } from '../http/index.js';
+import { createGatewayMetrics, httpGateway } from '../http/index.js';
 import { monotonicClock, RealTimers, UdpTcpTransport } from '../net/index.js';
-import { Supervisor, supPaths } from '../sup/index.js';
+import { loadOrCreateCtlSecret, Supervisor, supPaths } from '../sup/index.js';
 import { lineLogger } from './log.js';
 
 /** Random for the gossip core and member ids, seeded from the OS. */
@@ -132,23 +133,39 @@ export async function runSupervisor(request: SupRunRequest, env: Readonly<Record
   out(`hab-sup(MR): Supervisor Member-ID ${supervisor.id}`);
   if (ring) out(`hab-sup(MR): Using ring key ${ring}`);
   out(`hab-sup(MR): Starting gossip-listener on ${formatHostPort(bound)}`);
+  const abandon = async (err: unknown): Promise<never> => {
+    await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+    await supervisor.stop();
+    await transport.stop();
+    timers.stop();
+    throw err;
+  };
+  let httpLine: string | undefined;
+  // The HTTP gateway's metrics read the ctl gateway's refusals once it exists (it starts after).
+  let ctlGateway: CtlGateway | undefined = undefined;
+  const gatewaySource = { supervisor: () => supervisor, ctlUnauthorized: () => ctlGateway?.counters.unauthorized ?? 0 };
+  const metrics = createGatewayMetrics(gatewaySource);
+  supervisor.node.onEvent(metrics.onGossipEvent);
   if (request.listenHttp) {
-    const app = httpGateway({ supervisor: () => supervisor });
+    const app = httpGateway(gatewaySource, { metrics, authToken: env.HAB_SUP_GATEWAY_AUTH_TOKEN });
     const listen = request.listenHttp;
     http = await new Promise<ServerType>((resolve, reject) => {
       const server = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port }, () => resolve(server));
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(new MurmurError('IO', `cannot start the HTTP gateway on ${formatHostPort(listen)}: ${err.code ?? err.message} (choose another with --listen-http, or --http-disable)`, { cause: err })),
       );
-    }).catch(async (err: unknown) => {
-      await supervisor.stop();
-      await transport.stop();
-      timers.stop();
-      throw err;
-    });
+    }).catch(abandon);
     const addr = http.address();
-    out(`hab-sup(MR): Starting http-gateway on ${typeof addr === 'object' && addr ? formatHostPort({ host: addr.address, port: addr.port }) : formatHostPort(listen)}`);
+    httpLine = `hab-sup(MR): Starting http-gateway on ${typeof addr === 'object' && addr ? formatHostPort({ host: addr.address, port: addr.port }) : formatHostPort(listen)}`;
   }
+  // The control gateway, with the secret the local CLI reads from the same file (CTL_SECRET).
+  const secret = await loadOrCreateCtlSecret(paths).catch(abandon);
+  const ctl = new CtlGateway({ supervisor, secret, log: log.child({ component: 'ctl' }) });
+  ctlGateway = ctl;
+  const ctlAddress = await ctl.start(request.listenCtl).catch(abandon);
+  // Printed before the http-gateway line: whoever waits for that line (tests, scripts) then has both.
+  out(`hab-sup(MR): Starting ctl-gateway on ${formatHostPort(ctlAddress)}`);
+  if (httpLine !== undefined) out(httpLine);
   supervisor.start();
   if (request.peerWatchFile !== undefined) {
     const file = request.peerWatchFile;
@@ -175,6 +192,7 @@ export async function runSupervisor(request: SupRunRequest, env: Readonly<Record
     }
     for (const t of intervals) clearInterval(t);
     await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+    await ctl.stop();
     await transport.stop();
     timers.stop();
     finish(code);

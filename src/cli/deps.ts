@@ -1,3 +1,4 @@
+import type { CtlApi, CtlClientOptions } from '../ctl/client.js';
 import type { SimOptions, SimReport } from '../testkit/sim-types.js';
 import type { SupRunRequest } from './sup.js';
 
@@ -16,6 +17,10 @@ export interface CliDeps {
   env: Readonly<Record<string, string | undefined>>;
   /** Reads all of standard input (key import, config apply). */
   readStdin(): Promise<string>;
+  /** Reads a whole file; rejects as `fs.readFile` does (`code: 'ENOENT'`, …). */
+  readFile(path: string): Promise<Uint8Array>;
+  /** A client of a Supervisor's control gateway (config apply, file upload, sup depart). */
+  ctlClient(options: Pick<CtlClientOptions, 'address' | 'secret'>): CtlApi;
   /** Writes to standard output: reports and command results only. */
   stdout: (s: string) => void;
   /** Writes to standard error: errors, help after an error, progress. */

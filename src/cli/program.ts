@@ -3,10 +3,13 @@
  * that are not implemented yet. The program name follows the invoked binary (`murmur` or `hab`).
  */
 import { Command } from '@commander-js/extra-typings';
+import { addConfigCommands } from './config.js';
 import type { CliDeps } from './deps.js';
+import { addFileCommands } from './file.js';
 import { addRingCommands } from './ring.js';
 import { addSimCommand } from './sim.js';
 import { addSupCommands } from './sup.js';
+import { addSupCtlCommands } from './sup-ctl.js';
 
 export type { CliDeps } from './deps.js';
 
@@ -18,7 +21,9 @@ export function buildProgram(deps: CliDeps, name: string): Command {
     // Throw a CommanderError instead of calling process.exit, so that the caller sets the exit code.
     .exitOverride()
     .showHelpAfterError(`(run '${name} --help' for usage)`);
-  addSupCommands(program, deps);
+  addSupCtlCommands(addSupCommands(program, deps), deps);
+  addConfigCommands(program, deps);
+  addFileCommands(program, deps);
   addRingCommands(program, deps);
   addSimCommand(program, deps);
   return program;

@@ -115,8 +115,9 @@ export function parseSupRunOptions(raw: RawSupRunOptions, env: Readonly<Record<s
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-export function addSupCommands(program: Command, deps: CliDeps): void {
-  const sup = program.command('sup').description('the Supervisor: run one, stop one');
+/** Adds `sup run` and `sup term`; returns the `sup` command for the others (`sup-ctl.ts`). */
+export function addSupCommands(program: Command, deps: CliDeps): Command {
+  const sup = program.command('sup').description('the Supervisor: run one, stop one, depart a member, make a control secret');
   sup
     .command('run')
     .description('run a Supervisor: join the gossip ring and serve the HTTP and control gateways')
@@ -141,4 +142,5 @@ export function addSupCommands(program: Command, deps: CliDeps): void {
       const pid = await deps.termSupervisor();
       deps.stdout(`Sent SIGTERM to the Supervisor (PID ${pid})\n`);
     });
+  return sup;
 }

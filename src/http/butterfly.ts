@@ -1,9 +1,12 @@
 /**
  * `/butterfly` in Habitat's shape (reference §5): the member list with health, and every rumor
  * store, built from a Supervisor's gossip core. Field names are Habitat's (`swim_port`,
- * `gossip_port`, `departed_members`, `Alive|Suspect|Confirmed|Departed`).
+ * `gossip_port`, `departed_members`, `Alive|Suspect|Confirmed|Departed`, `sys.gossip_ip`); a
+ * service's `cfg` is its exported config parsed as a table (`{}` when it is not TOML).
  */
-import type { Health, Rumor, Supervisor } from '../sup/index.js';
+import { parseTomlBytes, toCensusSys } from '../census/index.js';
+import type { Health, Rumor } from '../sup/index.js';
+import type { GatewayCore } from './source.js';
 
 const HEALTH: Record<Health, string> = { alive: 'Alive', suspect: 'Suspect', confirmed: 'Confirmed', departed: 'Departed' };
 
@@ -13,7 +16,7 @@ export function healthName(h: Health): string {
 
 type Json = Record<string, unknown>;
 
-export function butterflyJson(core: Supervisor['core']): Json {
+export function butterflyJson(core: Pick<GatewayCore, 'members' | 'store'>): Json {
   const membership: Record<string, Json> = {};
   const members: Record<string, Json> = {};
   const health: Record<string, string> = {};
@@ -62,8 +65,10 @@ function bytesToArray(b: Uint8Array): number[] {
 
 function storeEntry(r: Rumor): [string, string, string, Json] | undefined {
   switch (r.kind) {
-    case 'service':
-      return ['service', r.group, r.memberId, { member_id: r.memberId, service_group: r.group, package: r.pkg, incarnation: r.incarnation, initialized: r.initialized, cfg: new TextDecoder().decode(r.cfg), sys: r.sys }];
+    case 'service': {
+      const cfg = parseTomlBytes(r.cfg);
+      return ['service', r.group, r.memberId, { member_id: r.memberId, service_group: r.group, package: r.pkg, incarnation: r.incarnation, initialized: r.initialized, cfg: cfg.ok ? cfg.value : {}, sys: toCensusSys(r.sys) }];
+    }
     case 'service-config':
       return ['service_config', r.group, 'service_config', { from_id: r.from, service_group: r.group, incarnation: r.version, encrypted: r.encrypted, config: bytesToArray(r.config) }];
     case 'service-file':

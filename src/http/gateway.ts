@@ -1,19 +1,56 @@
 /**
- * The HTTP gateway (default `0.0.0.0:9631`): read-only JSON views of a Supervisor, in Habitat's
- * shapes. Routes are a Hono app over a snapshot provider, so tests can call `app.request()`
- * without a socket. Unknown routes answer a JSON 404.
+ * The HTTP gateway (default `0.0.0.0:9631`): read-only views of a Supervisor in Habitat's shapes
+ * (reference §5). Routes are a Hono app over a source that is read at request time, so tests can
+ * call `app.request()` without a socket; the factory starts nothing and subscribes to nothing.
+ *
+ * Routes: `/` (this index as JSON), `/census`, `/butterfly`, `/metrics`. Unknown routes answer a
+ * JSON 404 that lists the routes. With `authToken` (Habitat's `HAB_SUP_GATEWAY_AUTH_TOKEN`) every
+ * route, the 404 included, wants `Authorization: Bearer <token>`, else 401 with an empty body.
+ * `docs/http.md` documents each answer.
  */
 import { Hono } from 'hono';
-import type { Supervisor } from '../sup/index.js';
+import { buildCensus } from '../census/index.js';
+import { requireBearer } from './auth.js';
 import { butterflyJson } from './butterfly.js';
+import type { GatewayMetrics } from './metrics.js';
+import { createGatewayMetrics } from './metrics.js';
+import type { GatewaySource } from './source.js';
 
-export interface GatewaySource {
-  supervisor(): Supervisor;
+export interface GatewayOptions {
+  /**
+   * Habitat's `HAB_SUP_GATEWAY_AUTH_TOKEN`: when set (and not empty), every request must carry
+   * `Authorization: Bearer <token>`. @default undefined (no authentication)
+   */
+  authToken?: string | undefined;
+  /**
+   * The metrics `/metrics` serves; pass the one the composition root feeds with gossip events.
+   * @default createGatewayMetrics(source) (its probe round-trip histogram then stays empty)
+   */
+  metrics?: GatewayMetrics | undefined;
 }
 
-export function httpGateway(source: GatewaySource): Hono {
+/** The routes `GET /` and the 404 list, with what each answers. */
+export const GATEWAY_ROUTES: readonly { path: string; description: string }[] = [
+  { path: '/', description: 'this list of routes' },
+  { path: '/census', description: 'service groups: config, files and population (Habitat census JSON)' },
+  { path: '/butterfly', description: 'gossip state: members, health and every rumor store (Habitat butterfly JSON)' },
+  { path: '/metrics', description: 'Prometheus metrics (text format)' },
+];
+
+export function httpGateway(source: GatewaySource, opts: GatewayOptions = {}): Hono {
+  const metrics = opts.metrics ?? createGatewayMetrics(source);
   const app = new Hono();
+  if (opts.authToken !== undefined && opts.authToken !== '') app.use('*', requireBearer(opts.authToken));
+  app.get('/', (c) => c.json({ name: 'murmur http gateway', routes: GATEWAY_ROUTES }));
+  app.get('/census', (c) => {
+    const core = source.supervisor().core;
+    return c.json(buildCensus(core, core.id));
+  });
   app.get('/butterfly', (c) => c.json(butterflyJson(source.supervisor().core)));
-  app.notFound((c) => c.json({ error: 'not found', path: c.req.path, routes: ['/butterfly'] }, 404));
+  app.get('/metrics', async (c) => {
+    const text = await metrics.registry.metrics();
+    return c.body(text, 200, { 'Content-Type': metrics.registry.contentType });
+  });
+  app.notFound((c) => c.json({ error: 'not found', path: c.req.path, routes: GATEWAY_ROUTES.map((r) => r.path) }, 404));
   return app;
 }

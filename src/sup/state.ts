@@ -1,10 +1,11 @@
 /**
  * What a Supervisor keeps across restarts, under `$FS_ROOT/hab/sup/default`: its member id
- * (`MEMBER_ID`, 32 hex characters, as Habitat), its incarnation (`data/INCARNATION`, decimal)
- * and its whole rumor store (`data/rumors.dat`: one encoded `state` packet). Every write is
- * atomic. A corrupt or truncated file is reported, moved aside, and the Supervisor starts empty
+ * (`MEMBER_ID`, 32 hex characters, as Habitat), the control gateway's secret (`CTL_SECRET`,
+ * Habitat's format), its incarnation (`data/INCARNATION`, decimal) and its whole rumor store
+ * (`data/rumors.dat`: one encoded `state` packet). Every write is atomic. A corrupt or truncated file is reported, moved aside, and the Supervisor starts empty
  * and re-syncs from its peers.
  */
+import { randomBytes } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import type { Logger, MemberId, Random } from '../core/index.js';
 import { MurmurError, isMemberId, newMemberId } from '../core/index.js';
@@ -23,6 +24,32 @@ export async function loadOrCreateMemberId(paths: SupPaths, random: Random): Pro
   const id = newMemberId(random);
   await writeFileAtomic(paths.memberIdFile, `${id}\n`);
   return id;
+}
+
+/** Random bytes in a control secret, as Habitat's (`hab sup secret generate`). */
+export const CTL_SECRET_BYTES = 64;
+
+/**
+ * A new control gateway secret: base64 of 64 bytes from the OS's cryptographic generator (never
+ * the seeded `Random` of the gossip core, which is not meant for secrets).
+ */
+export function generateCtlSecret(): string {
+  return randomBytes(CTL_SECRET_BYTES).toString('base64');
+}
+
+/**
+ * The control gateway's secret, `CTL_SECRET`: created at first start (mode 0600) and kept while
+ * the file exists, so that the CLI on this host, which reads the same file, keeps working across
+ * restarts. An empty file (nothing could authenticate against it) is replaced.
+ */
+export async function loadOrCreateCtlSecret(paths: SupPaths): Promise<string> {
+  const held = await readIfExists(paths.ctlSecretFile);
+  const secret = held?.toString('utf8').trim();
+  if (secret !== undefined && secret !== '') return secret;
+  await ensureDir(paths.supDir);
+  const fresh = generateCtlSecret();
+  await writeFileAtomic(paths.ctlSecretFile, fresh, 0o600);
+  return fresh;
 }
 
 export interface RestoredState {

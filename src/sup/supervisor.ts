@@ -7,15 +7,22 @@
  * until reached) → `term` (graceful: announce departure, save, release) or `stop` (save and
  * release, as after a crash). A `departure` rumor naming this member calls `onDeparted`; the
  * process then exits 86 as Habitat's does.
+ *
+ * Operator operations (`applyConfig`, `uploadFile`, `depart`; the control gateway calls them)
+ * check their input against `rules.ts` and against this Supervisor's store, then publish a rumor
+ * from this member. Unlike Habitat, a version that is not newer than the one held is refused
+ * with an error naming the held version instead of being dropped in silence (habitat#3009).
  */
 import type { Clock, Logger, MemberId, Random } from '../core/index.js';
+import { MurmurError } from '../core/index.js';
 import type { GossipEvent, GossipOptions, Sealer, TimerService, Transport } from '../gossip/index.js';
-import { GossipCore, GossipNode } from '../gossip/index.js';
-import type { PeerAddress, Rumor } from '../wire/index.js';
+import { GossipCore, GossipNode, keyOf, versionOf } from '../gossip/index.js';
+import type { Health, PeerAddress, Rumor } from '../wire/index.js';
 import { ensureDir } from './files.js';
 import type { Lock } from './lock.js';
 import { acquireLock } from './lock.js';
 import type { SupPaths } from './paths.js';
+import { checkFileName, checkMemberId, checkPayloadSize, checkServiceGroup, checkVersion, parseConfigToml } from './rules.js';
 import { loadOrCreateMemberId, loadState, saveState } from './state.js';
 
 export interface SupervisorDeps {
@@ -42,6 +49,22 @@ export interface SupervisorOptions {
    * Writes happen only when something changed. @default 250
    */
   persistIntervalMs?: number;
+}
+
+/** What `applyConfig` and `uploadFile` published. */
+export interface Published {
+  group: string;
+  version: number;
+  /** The payload size in bytes (TOML text or file body). */
+  bytes: number;
+}
+
+/** This member as it sees itself and the ring (`GET /v1/sup/status`). */
+export interface SupervisorStatus {
+  memberId: MemberId;
+  incarnation: number;
+  /** Every member this one knows, itself included, by health; ids sorted. */
+  members: Record<Health, MemberId[]>;
 }
 
 export class Supervisor {
@@ -115,6 +138,72 @@ export class Supervisor {
     this.dirty = true;
   }
 
+  /**
+   * `hab config apply`: gossips `tomlText` as version `version` of `group`'s config. Refused when
+   * the group name, the version, the size or the TOML is bad, or when this Supervisor already
+   * holds that version or a newer one.
+   */
+  applyConfig(group: string, version: number, tomlText: string): Published {
+    this.checkOpen();
+    checkServiceGroup(group);
+    checkVersion(version);
+    const config = new TextEncoder().encode(tomlText);
+    checkPayloadSize(`config for ${group}`, config.length);
+    parseConfigToml(tomlText, `config for ${group}`);
+    const held = this.heldVersion(keyOf('service-config', group, 'service_config'));
+    if (held !== undefined && version <= held) {
+      throw new MurmurError('CONFLICT', `${group} already has config version ${held}; apply a version above ${held}`);
+    }
+    this.publish({ kind: 'service-config', group, version, encrypted: false, config, from: this.id });
+    this.deps.log.info('config applied', { group, version, bytes: config.length });
+    return { group, version, bytes: config.length };
+  }
+
+  /**
+   * `hab file upload`: gossips `body` as version `version` of `filename` for `group`. Versions
+   * are per (group, filename), as Habitat's.
+   */
+  uploadFile(group: string, version: number, filename: string, body: Uint8Array): Published {
+    this.checkOpen();
+    checkServiceGroup(group);
+    checkVersion(version);
+    checkFileName(filename);
+    checkPayloadSize(`file ${filename}`, body.length);
+    const held = this.heldVersion(keyOf('service-file', group, filename));
+    if (held !== undefined && version <= held) {
+      throw new MurmurError('CONFLICT', `${group} already has version ${held} of file ${filename}; upload a version above ${held}`);
+    }
+    this.publish({ kind: 'service-file', group, filename, version, encrypted: false, body: body.slice(), from: this.id });
+    this.deps.log.info('file uploaded', { group, filename, version, bytes: body.length });
+    return { group, version, bytes: body.length };
+  }
+
+  /**
+   * `hab sup depart`: that member is departed everywhere, for good; its Supervisor exits 86 when
+   * the rumor reaches it. Departing a member again changes nothing and is not an error.
+   * @returns whether the member was already departed
+   */
+  depart(memberId: string): { alreadyDeparted: boolean } {
+    this.checkOpen();
+    checkMemberId(memberId);
+    if (this.core.member(memberId) === undefined) {
+      throw new MurmurError('NOT_FOUND', `no member ${memberId} in this Supervisor's ring`);
+    }
+    const alreadyDeparted = this.core.store.get(keyOf('departure', '', memberId)) !== undefined;
+    if (!alreadyDeparted) {
+      this.deps.log.info('departing member', { member: memberId });
+      this.publish({ kind: 'departure', memberId });
+    }
+    return { alreadyDeparted };
+  }
+
+  status(): SupervisorStatus {
+    const members: Record<Health, MemberId[]> = { alive: [], suspect: [], confirmed: [], departed: [] };
+    for (const m of this.core.members()) members[m.health].push(m.member.id);
+    for (const list of Object.values(members)) list.sort();
+    return { memberId: this.id, incarnation: this.core.incarnation, members };
+  }
+
   replaceSeeds(seeds: PeerAddress[]): void {
     this.core.setSeeds(seeds);
   }
@@ -146,6 +235,16 @@ export class Supervisor {
       }
     });
     return this.saving;
+  }
+
+  /** The version of the config or file rumor (or its tombstone) held under `key`, if any. */
+  private heldVersion(key: string): number | undefined {
+    const held = this.core.store.get(key)?.rumor;
+    return held === undefined ? undefined : versionOf(held);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new MurmurError('IO', 'this Supervisor is shutting down: nothing was published');
   }
 
   private async close(): Promise<void> {

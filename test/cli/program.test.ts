@@ -37,6 +37,10 @@ async function run(...args: string[]) {
     termSupervisor: () => Promise.reject(new Error('not in this test')),
     env: {},
     readStdin: () => Promise.resolve(''),
+    readFile: () => Promise.reject(new Error('not in this test')),
+    ctlClient: () => {
+      throw new Error('not in this test');
+    },
     stdout: (s) => void out.push(s),
     stderr: (s) => void err.push(s),
   };

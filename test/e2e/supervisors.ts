@@ -4,13 +4,15 @@
  * gossip preset. Every wait is bounded; `stopAll` ends only the processes started here.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(root, 'bin', 'murmur');
+/** The same program under Habitat's name. */
+export const HAB = join(root, 'bin', 'hab');
 
 export interface Sup {
   host: string;
@@ -20,6 +22,8 @@ export interface Sup {
   id: string;
   gossip: string;
   http: string;
+  /** The control gateway's address (`hab … --remote-sup`). */
+  ctl: string;
   exited: Promise<number | null>;
 }
 
@@ -30,6 +34,13 @@ export async function newFsRoot(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'murmur-e2e-'));
   roots.push(dir);
   return dir;
+}
+
+/** Writes `name` with `text` into a fresh temporary directory (removed by `stopAll`); returns its path. */
+export async function writeTempFile(name: string, text: string): Promise<string> {
+  const path = join(await newFsRoot(), name);
+  await writeFile(path, text);
+  return path;
 }
 
 export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, limitMs = 20_000, stepMs = 100): Promise<T> {
@@ -49,7 +60,7 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
 
 export async function startSup(opts: { host: string; gossipPort?: number; fsRoot?: string; peers?: string[]; args?: string[]; env?: Record<string, string> }): Promise<Sup> {
   const fsRoot = opts.fsRoot ?? (await newFsRoot());
-  const args = ['sup', 'run', '--listen-gossip', `${opts.host}:${opts.gossipPort ?? 0}`, '--listen-http', `${opts.host}:0`, ...(opts.peers ?? []).flatMap((p) => ['--peer', p]), ...(opts.args ?? [])];
+  const args = ['sup', 'run', '--listen-gossip', `${opts.host}:${opts.gossipPort ?? 0}`, '--listen-http', `${opts.host}:0`, '--listen-ctl', `${opts.host}:0`, ...(opts.peers ?? []).flatMap((p) => ['--peer', p]), ...(opts.args ?? [])];
   const proc = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, FS_ROOT: fsRoot, MURMUR_GOSSIP_PRESET: 'localTest', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -59,7 +70,7 @@ export async function startSup(opts: { host: string; gossipPort?: number; fsRoot
   proc.stdout?.on('data', take);
   proc.stderr?.on('data', take);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const sup: Sup = { host: opts.host, fsRoot, proc, lines, id: '', gossip: '', http: '', exited };
+  const sup: Sup = { host: opts.host, fsRoot, proc, lines, id: '', gossip: '', http: '', ctl: '', exited };
   started.push(sup);
   const grab = (re: RegExp): string | undefined => lines.map((l) => re.exec(l)?.[1]).find((x) => x !== undefined);
   await waitFor(`start-up lines of the Supervisor on ${opts.host}`, () => {
@@ -69,11 +80,49 @@ export async function startSup(opts: { host: string; gossipPort?: number; fsRoot
   sup.id = grab(/Supervisor Member-ID ([0-9a-f]{32})/) ?? '';
   sup.gossip = grab(/Starting gossip-listener on (\S+)/) ?? '';
   sup.http = grab(/Starting http-gateway on (\S+)/) ?? '';
+  // Printed before the http-gateway line, so it is there by now.
+  sup.ctl = grab(/Starting ctl-gateway on (\S+)/) ?? '';
   return sup;
 }
 
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs one command of the built CLI (as `hab`) to completion, with `input` on standard input;
+ * killed after `limitMs`. Does not block the test's event loop, unlike spawnSync.
+ */
+export function hab(args: string[], opts: { env?: Record<string, string>; input?: string; limitMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [HAB, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c: Buffer) => void (stdout += c.toString('utf8')));
+    proc.stderr.on('data', (c: Buffer) => void (stderr += c.toString('utf8')));
+    const limit = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`hab ${args.join(' ')} did not finish within ${opts.limitMs ?? 20_000} ms; stderr: ${stderr}`));
+    }, opts.limitMs ?? 20_000);
+    proc.once('error', reject);
+    proc.once('close', (code) => {
+      clearTimeout(limit);
+      resolve({ code, stdout, stderr });
+    });
+    proc.stdin.end(opts.input ?? '');
+  });
+}
+
 /** `/butterfly` of a Supervisor. */
-export async function butterfly(sup: Sup): Promise<{ membership: Record<string, { health: string; incarnation: number }>; latest_service_config: Record<string, unknown> }> {
+export interface ButterflyView {
+  membership: Record<string, { health: string; incarnation: number }>;
+  latest_service_config: Record<string, { incarnation: number; config: number[] } | null>;
+  service_file: { list: Record<string, Record<string, { incarnation: number; filename: string; body: number[] }>> };
+}
+
+export async function butterfly(sup: Sup): Promise<ButterflyView> {
   const res = await fetch(`http://${sup.http}/butterfly`);
   return (await res.json()) as never;
 }

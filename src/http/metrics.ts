@@ -1,0 +1,127 @@
+/**
+ * `/metrics` (reference §5): Prometheus text from a registry of its own per gateway, never
+ * prom-client's global default, so that several Supervisors can share one process (tests).
+ *
+ * Every value but one is read at scrape time from the source (collect callbacks), so nothing here
+ * has to be kept in step with the gossip node. The exception is the probe round-trip histogram,
+ * which needs every observation: the composition root feeds it the node's `probe-acked` events
+ * through `onGossipEvent` (or `observeProbeRtt`).
+ *
+ * | metric | type | from |
+ * |---|---|---|
+ * | `hab_butterfly_members{health}` | gauge | member records by health |
+ * | `hab_butterfly_rumors{kind}` | gauge | rumors in the store by kind (`tombstone` apart) |
+ * | `hab_butterfly_packets_total{direction="in"\|"out"}` | counter | `node.counters.packetsIn/Out` |
+ * | `hab_butterfly_bytes_total{direction}` | counter | `node.counters.bytesIn/Out` |
+ * | `hab_butterfly_decode_errors_total` | counter | packets that did not decode |
+ * | `hab_butterfly_open_errors_total` | counter | packets that did not open with the ring key |
+ * | `hab_butterfly_probe_rtt_seconds` | histogram | `probe-acked` events (`rttMs`) |
+ * | `hab_sup_ctl_unauthorized_total` | counter | `source.ctlUnauthorized()`, else 0 |
+ */
+import { countRumors } from '../census/index.js';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Health } from '../sup/index.js';
+import type { GatewaySource } from './source.js';
+
+const HEALTHS: readonly Health[] = ['alive', 'suspect', 'confirmed', 'departed'];
+
+/**
+ * Probe round trips, in seconds: from a loopback answer (well under 1 ms) to one that only just
+ * beat the lan preset's probe deadline.
+ */
+export const PROBE_RTT_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  /** One answered probe of ours, after `ms` milliseconds. */
+  observeProbeRtt(ms: number): void;
+  /**
+   * A gossip event listener (`supervisor.node.onEvent(metrics.onGossipEvent)`): feeds the
+   * `probe-acked` round trips into the histogram and ignores every other event.
+   */
+  readonly onGossipEvent: (event: { readonly type: string; readonly rttMs?: number }) => void;
+}
+
+/** The metrics of one gateway over `source`; nothing is registered globally. */
+export function createGatewayMetrics(source: GatewaySource): GatewayMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const counters = () => source.supervisor().node.counters;
+
+  new Gauge({
+    name: 'hab_butterfly_members',
+    help: 'Members in the member list, by health.',
+    labelNames: ['health'] as const,
+    registers,
+    collect() {
+      const counts = source.supervisor().core.healthCounts();
+      for (const health of HEALTHS) this.set({ health }, counts[health]);
+    },
+  });
+  new Gauge({
+    name: 'hab_butterfly_rumors',
+    help: 'Rumors in the store, by kind (tombstones as kind "tombstone").',
+    labelNames: ['kind'] as const,
+    registers,
+    collect() {
+      for (const [kind, n] of Object.entries(countRumors(source.supervisor().core))) this.set({ kind }, n);
+    },
+  });
+  new Counter({
+    name: 'hab_butterfly_packets_total',
+    help: 'Gossip packets received and sent (datagrams and stream frames).',
+    labelNames: ['direction'] as const,
+    registers,
+    collect() {
+      const c = counters();
+      this.reset();
+      this.inc({ direction: 'in' }, c.packetsIn);
+      this.inc({ direction: 'out' }, c.packetsOut);
+    },
+  });
+  new Counter({
+    name: 'hab_butterfly_bytes_total',
+    help: 'Gossip bytes received and sent, as on the wire (sealed).',
+    labelNames: ['direction'] as const,
+    registers,
+    collect() {
+      const c = counters();
+      this.reset();
+      this.inc({ direction: 'in' }, c.bytesIn);
+      this.inc({ direction: 'out' }, c.bytesOut);
+    },
+  });
+  absoluteCounter(registry, 'hab_butterfly_decode_errors_total', 'Received packets that did not decode.', () => counters().decodeErrors);
+  absoluteCounter(registry, 'hab_butterfly_open_errors_total', 'Received packets that did not open with the ring key (another key, no key, tampered).', () => counters().openErrors);
+  absoluteCounter(registry, 'hab_sup_ctl_unauthorized_total', 'Ctl gateway requests refused for a missing or wrong secret.', () => source.ctlUnauthorized?.() ?? 0);
+
+  const rtt = new Histogram({
+    name: 'hab_butterfly_probe_rtt_seconds',
+    help: 'Round trip of answered SWIM probes (direct or through a helper), in seconds.',
+    buckets: [...PROBE_RTT_BUCKETS],
+    registers,
+  });
+  const observeProbeRtt = (ms: number): void => {
+    if (Number.isFinite(ms) && ms >= 0) rtt.observe(ms / 1000);
+  };
+  return {
+    registry,
+    observeProbeRtt,
+    onGossipEvent: (event) => {
+      if (event.type === 'probe-acked' && event.rttMs !== undefined) observeProbeRtt(event.rttMs);
+    },
+  };
+}
+
+/** A label-less counter whose value is read from `read()` at each scrape. */
+function absoluteCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
