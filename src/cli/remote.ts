@@ -1,6 +1,6 @@
 /**
  * What the commands that talk to a running Supervisor share: `--remote-sup HOST[:PORT]` (`-r`,
- * as Habitat's; default `127.0.0.1:9632`, the port defaults to 9632), the secret lookup, version
+ * as Habitat's; default `HAB_LISTEN_CTL`, else `127.0.0.1:9632`; the port defaults to 9632), the secret lookup, version
  * arguments, and reading the FILE argument (or standard input for `-`).
  */
 import { checkVersion, DEFAULT_CTL_PORT, resolveCtlSecret, type CtlApi } from '../ctl/client.js';
@@ -9,11 +9,13 @@ import type { CliDeps } from './deps.js';
 import { formatHostPort, parseHostPort } from './sup.js';
 
 export const REMOTE_SUP_FLAGS = '-r, --remote-sup <host[:port]>';
-export const REMOTE_SUP_HELP = `the Supervisor's control gateway (default 127.0.0.1:${DEFAULT_CTL_PORT}; the port defaults to ${DEFAULT_CTL_PORT})`;
+export const REMOTE_SUP_HELP = `the Supervisor's control gateway (default HAB_LISTEN_CTL, else 127.0.0.1:${DEFAULT_CTL_PORT}; the port defaults to ${DEFAULT_CTL_PORT})`;
 
 /** A client of the Supervisor named by `--remote-sup`, with the secret from HAB_CTL_SECRET or CTL_SECRET. */
 export async function connect(deps: CliDeps, remoteSup: string | undefined): Promise<CtlApi> {
-  const address = formatHostPort(parseHostPort('--remote-sup', remoteSup ?? '127.0.0.1', DEFAULT_CTL_PORT));
+  const fromEnv = deps.env.HAB_LISTEN_CTL !== undefined && deps.env.HAB_LISTEN_CTL !== '' ? deps.env.HAB_LISTEN_CTL : undefined;
+  const [raw, name] = remoteSup !== undefined ? [remoteSup, '--remote-sup'] : fromEnv !== undefined ? [fromEnv, 'HAB_LISTEN_CTL'] : ['127.0.0.1', '--remote-sup'];
+  const address = formatHostPort(parseHostPort(name, raw, DEFAULT_CTL_PORT));
   const secret = await resolveCtlSecret(deps.env, (path) => deps.readFile(path));
   return deps.ctlClient({ address, secret });
 }

@@ -74,6 +74,11 @@ describe('hab config apply', () => {
     expect(long.sent[0]?.address).toBe('[::1]:9700');
   });
 
+  test('without --remote-sup, HAB_LISTEN_CTL names the Supervisor', async () => {
+    const r = await run(['config', 'apply', 'redis.prod', '3'], { stdin: 'a = 1', env: { HAB_CTL_SECRET: 'x', HAB_LISTEN_CTL: '127.0.0.9' } });
+    expect(r.sent[0]?.address).toBe('127.0.0.9:9632');
+  });
+
   test('bad TOML exits 2 naming line and column, and nothing is sent', async () => {
     const r = await run(['config', 'apply', 'redis.prod', '2'], { stdin: 'a = 1\nb = = 2\n' });
     expect(r.code).toBe(2);
