@@ -43,6 +43,12 @@ export interface GossipCoreInit {
   restored?: Iterable<Rumor>;
   /** Gossip this member's own alive record at start. @default true */
   announce?: boolean;
+  /**
+   * Added to `now` to get a time all members share (wall-clock ms), for aligned probing. The
+   * simulator's members share `now` already (0); a real Supervisor passes its wall clock minus
+   * its monotonic clock. @default 0
+   */
+  clockOffsetMs?: number;
 }
 
 /** How a rumor reached us decides how far we pass it on. */
@@ -92,6 +98,9 @@ export class GossipCore {
   private seq = 0;
   private seedCursor = 0;
   private probeOrder = { a: 1, b: 0, n: 0, i: 0 };
+  private readonly clockOffsetMs: number;
+  private ringPosition: { ring: readonly string[]; index: number } = { ring: [], index: -1 };
+  private lastRound = -Infinity;
   /** When the next gossip round is due (ms); a tick that fires before it is stale. */
   private gossipDueAt = Infinity;
   /** Whether any other member has answered or written to us since start (seeds are tried until then). */
@@ -108,6 +117,7 @@ export class GossipCore {
     this.self = { ...init.self };
     this.seeds = [...(init.seeds ?? [])];
     this.announce = init.announce ?? true;
+    this.clockOffsetMs = init.clockOffsetMs ?? 0;
     this.queue = new BroadcastQueue(init.options.maxHotRumors);
     this.awareness = new Awareness(init.options.awarenessMax);
     this.store = new RumorStore({ buckets: init.options.digestBuckets, ...(init.base ? { base: init.base } : {}) });
@@ -339,8 +349,24 @@ export class GossipCore {
     for (const [seq, relay] of this.relays) {
       if (now - relay.createdAt > 2 * this.opts.probeIntervalMs) this.relays.delete(seq);
     }
-    const target = this.nextProbeTarget();
+    const target = (this.opts.alignedProbing ? this.alignedProbeTarget(now) : undefined) ?? this.nextProbeTarget();
     if (target) this.startProbe(target, now);
+  }
+
+  /** The target of this round under aligned probing (see `GossipOptions.alignedProbing`). */
+  private alignedProbeTarget(now: number): MemberRumor | undefined {
+    const ring = this.store.memberRing();
+    const n = ring.length;
+    if (n < 2) return undefined;
+    if (this.ringPosition.ring !== ring) this.ringPosition = { ring, index: ring.indexOf(this.self.id) };
+    const me = this.ringPosition.index;
+    if (me < 0) return undefined;
+    // Two ticks in one round (timer jitter) take consecutive rounds rather than one target twice.
+    const round = Math.max(Math.floor((now + this.clockOffsetMs) / this.opts.probeIntervalMs), this.lastRound + 1);
+    this.lastRound = round;
+    const id = ring[(me + 1 + (round % (n - 1))) % n] as string;
+    const m = this.member(id);
+    return m && id !== this.self.id && (isLive(m) || m.member.persistent) ? m : undefined;
   }
 
   /**

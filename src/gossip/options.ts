@@ -22,6 +22,16 @@ export interface GossipOptions {
    */
   probeTimeoutMs: number;
   /**
+   * Aligned probing: in probe round `r = floor(sharedTime / probeIntervalMs)` the member at ring
+   * position p probes the member at `p + 1 + (r mod (n − 1))` (the ring is every member id held,
+   * sorted by a hash of the id). When members agree on the ring and their clocks roughly agree,
+   * every member is probed exactly once per round, so a dead member is first probed within about
+   * one interval instead of after an exponentially distributed wait. Where the assigned target is
+   * not probeable, or the ring is not agreed, the round-robin permutation of SWIM is used.
+   * @default true
+   */
+  alignedProbing: boolean;
+  /**
    * Helpers asked to ping a target that missed its direct ack (SWIM's k; Habitat asks 5).
    * Costs 4 messages per helper, only when a direct probe fails.
    * @default 5
@@ -150,6 +160,7 @@ const HOURS_72 = 72 * 3600 * 1000;
 export const lanPreset: GossipOptions = {
   probeIntervalMs: 1000,
   probeTimeoutMs: 400,
+  alignedProbing: true,
   indirectChecks: 5,
   awarenessMax: 8,
   suspicionMult: 1,
@@ -195,6 +206,7 @@ export function validateOptions(o: GossipOptions): string[] {
   const problems: string[] = [];
   const positive = (name: keyof GossipOptions): void => {
     const v = o[name];
+    if (typeof v === 'boolean') return;
     if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) problems.push(`${name} must be a positive number, got ${String(v)}`);
   };
   for (const key of Object.keys(lanPreset) as (keyof GossipOptions)[]) positive(key);

@@ -31,6 +31,8 @@ export interface StoreBase {
   readonly memberIds: readonly string[];
   /** Member records by health, so that a store built on this base need not count them. */
   readonly memberHealth: Readonly<Record<Health, number>>;
+  /** The member ids in ring order (`memberRing`), computed once for every store on this base. */
+  readonly ring: readonly string[];
 }
 
 export interface StoreMerge {
@@ -53,6 +55,9 @@ export class RumorStore {
   private count: number;
   /** Deleted members whose ids are still in the index. */
   private readonly deletedIndexed = new Set<string>();
+  /** Bumped whenever a member id is added or removed. */
+  private membershipVersion = 0;
+  private ringCache: { version: number; ring: readonly string[] } | undefined;
 
   constructor(opts: { buckets: number; base?: StoreBase }) {
     this.buckets = opts.buckets;
@@ -96,7 +101,10 @@ export class RumorStore {
     if (this.base?.entries.has(key)) this.own.set(key, null);
     else this.own.delete(key);
     this.count--;
-    if (held.rumor.kind === 'member') this.deletedIndexed.add(held.rumor.member.id);
+    if (held.rumor.kind === 'member') {
+      this.deletedIndexed.add(held.rumor.member.id);
+      this.membershipVersion++;
+    }
     this.compactIds();
     return true;
   }
@@ -115,6 +123,26 @@ export class RumorStore {
 
   memberIdAt(i: number): string | undefined {
     return i < this.baseIds.length ? this.baseIds[i] : this.extraIds[i - this.baseIds.length];
+  }
+
+  /**
+   * Every member id held, in ring order: sorted by a hash of the id, so that every member that
+   * holds the same members computes the same ring (aligned probing uses it).
+   */
+  memberRing(): readonly string[] {
+    if (this.ringCache?.version === this.membershipVersion) return this.ringCache.ring;
+    let ring: readonly string[];
+    if (this.base && this.membershipVersion === 0) ring = this.base.ring;
+    else {
+      const ids: string[] = [];
+      for (let i = 0; i < this.memberIdCount(); i++) {
+        const id = this.memberIdAt(i) as string;
+        if (this.get(memberKey(id))) ids.push(id);
+      }
+      ring = toRing(ids);
+    }
+    this.ringCache = { version: this.membershipVersion, ring };
+    return ring;
   }
 
   root(): { hi: number; lo: number } {
@@ -165,14 +193,17 @@ export class RumorStore {
       memberIds.push(id);
       memberHealth[entry.rumor.health]++;
     }
-    return { entries, bucketHi: this.bucketHi.slice(), bucketLo: this.bucketLo.slice(), memberIds, memberHealth };
+    return { entries, bucketHi: this.bucketHi.slice(), bucketLo: this.bucketLo.slice(), memberIds, memberHealth, ring: toRing(memberIds) };
   }
 
   private put(key: string, rumor: Rumor, now: number, held: StoredRumor | undefined): void {
     if (held) this.xor(held);
     else {
       this.count++;
-      if (rumor.kind === 'member' && !this.deletedIndexed.delete(rumor.member.id)) this.extraIds.push(rumor.member.id);
+      if (rumor.kind === 'member') {
+        if (!this.deletedIndexed.delete(rumor.member.id)) this.extraIds.push(rumor.member.id);
+        this.membershipVersion++;
+      }
     }
     const bucket = held ? held.bucket : bucketOf(key, this.buckets);
     const [hi, lo] = fingerprint(key, rumor);
@@ -199,6 +230,13 @@ export class RumorStore {
     this.extraIds = live;
     this.deletedIndexed.clear();
   }
+}
+
+/** Ids sorted by `hash32(id)` (ties by id): the ring order every member agrees on. */
+function toRing(ids: readonly string[]): string[] {
+  const keyed = ids.map((id) => ({ id, h: hash32(id, 0x7f4a7c15) }));
+  keyed.sort((a, b) => a.h - b.h || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return keyed.map((k) => k.id);
 }
 
 export function memberKey(id: string): string {

@@ -91,6 +91,8 @@ export class Supervisor {
         options: opts.gossip,
         seeds: opts.seeds,
         restored: restored.rumors,
+        // Aligned probing needs a time every member shares: the wall clock, read once.
+        clockOffsetMs: Date.now() - deps.clock.now(),
       },
     );
     this.node = new GossipNode(

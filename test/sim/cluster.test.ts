@@ -139,6 +139,25 @@ describe('a simulated ring', () => {
   });
 });
 
+describe('aligned probing', () => {
+  test('in every probe round each member is probed exactly once', () => {
+    const c = new SimCluster({ seed: 13, options });
+    const all = c.bootConverged(12);
+    c.runFor(3 * options.probeIntervalMs);
+    c.events.length = 0;
+    c.runFor(10 * options.probeIntervalMs);
+    const byRound = new Map<number, string[]>();
+    for (const e of c.events) {
+      if (e.event.type !== 'probe-acked') continue;
+      const round = Math.floor((e.at - e.event.rttMs) / options.probeIntervalMs);
+      byRound.set(round, [...(byRound.get(round) ?? []), e.event.member]);
+    }
+    const full = [...byRound.values()].filter((targets) => targets.length === all.length);
+    expect(full.length).toBeGreaterThanOrEqual(8);
+    for (const targets of full) expect(new Set(targets).size).toBe(all.length);
+  });
+});
+
 describe('the simulator', () => {
   test('the same seed and options give the same report', () => {
     const run = () => {
