@@ -9,6 +9,8 @@
  *   npm run bench:serf -- --quick               # N = 10, short windows: a smoke check
  *   npm run bench:serf -- --loss-run            # adds 5 minutes per system at 10 % loss, N = 10
  *   npm run bench:serf -- --write-docs          # also writes the section into docs/benchmarks.md
+ *   npm run bench:serf -- --keep-logs DIR       # keeps every member's log (DIR/n<N>/host<i>-*.log)
+ *   npm run bench:serf -- --systems serf --reps 1 --kills 1 --idle-seconds 5   # one system, short
  *
  * What is measured, for each system at each N (murmur: `MURMUR_GOSSIP_PRESET=lan`, default
  * timings; Serf: Debian's `serf agent`, lan profile). Every time is taken in the root namespace on
@@ -57,6 +59,8 @@ interface Options {
   kills: number;
   writeDocs: boolean;
   systems: SystemName[];
+  /** Where to copy every member's log before a lab goes (`--keep-logs DIR`). */
+  keepLogs: string | undefined;
 }
 
 type SystemName = 'murmur' | 'serf';
@@ -81,6 +85,7 @@ function parseArgs(argv: string[]): Options {
     kills: Number(value('--kills') ?? (quick ? 1 : 2)),
     writeDocs: has('--write-docs'),
     systems,
+    keepLogs: value('--keep-logs'),
   };
 }
 
@@ -492,12 +497,14 @@ async function lossRun(lab: Lab, sys: System, seconds: number): Promise<LossResu
 // ---------------------------------------------------------------------------------------------
 // The report
 
-const s2 = (ms: number | null | undefined): string => (ms === null || ms === undefined ? 'not reached' : ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
+/** A duration; `null` is a measurement that did not complete, `undefined` one that was not made. */
+const s2 = (ms: number | null | undefined): string => (ms === undefined ? '—' : ms === null ? 'not reached' : ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
 const ratio = (a: number | null | undefined, b: number | null | undefined): string => (a === null || a === undefined || b === null || b === undefined || b === 0 ? '—' : (a / b).toFixed(2));
 
-function medianOf(xs: (number | null)[]): number | null {
+function medianOf(xs: (number | null)[] | undefined): number | null | undefined {
+  if (xs === undefined || xs.length === 0) return undefined;
   const got = xs.filter((x): x is number => x !== null);
-  return got.length === xs.length && got.length > 0 ? median(got) : null;
+  return got.length === xs.length ? median(got) : null;
 }
 
 function report(results: Result[], losses: LossResult[], opts: Options, command: string, serfVersion: string, revision: string, startedIso: string, wallS: number): string {
@@ -528,16 +535,16 @@ function report(results: Result[], losses: LossResult[], opts: Options, command:
   for (const n of opts.sizes) {
     const m = by('murmur', n);
     const s = by('serf', n);
-    row('join: every member sees every member alive', String(n), s2(m?.joinMs), s2(s?.joinMs), ratio(m?.joinMs, s?.joinMs));
-    row('join: from the last member\'s first contact to every member seeing every member alive', String(n), s2(m?.join.fromLastContactMs), s2(s?.join.fromLastContactMs), ratio(m?.join.fromLastContactMs, s?.join.fromLastContactMs));
+    row('join: every member sees every member alive', String(n), m ? s2(m.joinMs) : '—', s ? s2(s.joinMs) : '—', ratio(m?.joinMs, s?.joinMs));
+    row('join: from the last member\'s first contact to every member seeing every member alive', String(n), m ? s2(m.join.fromLastContactMs) : '—', s ? s2(s.join.fromLastContactMs) : '—', ratio(m?.join.fromLastContactMs, s?.join.fromLastContactMs));
     row('CPU used by all members during that join', String(n), m ? `${m.join.cpuSeconds.toFixed(2)} CPU-s` : '—', s ? `${s.join.cpuSeconds.toFixed(2)} CPU-s` : '—', ratio(m?.join.cpuSeconds, s?.join.cpuSeconds));
     for (const [label, key] of [['50 %', 'p50'], ['90 %', 'p90'], ['100 %', 'p100']] as const) {
-      const mv = medianOf(m?.dissem.map((d) => d[key]) ?? []);
-      const sv = medianOf(s?.dissem.map((d) => d[key]) ?? []);
+      const mv = medianOf(m?.dissem.map((d) => d[key]));
+      const sv = medianOf(s?.dissem.map((d) => d[key]));
       row(`dissemination to ${label} of members (config apply / serf event)`, String(n), s2(mv), s2(sv), ratio(mv, sv));
     }
-    const mk = medianOf(m?.kills ?? []);
-    const sk = medianOf(s?.kills ?? []);
+    const mk = medianOf(m?.kills);
+    const sk = medianOf(s?.kills);
     row('kill -9 → every survivor sees it confirmed / failed', String(n), s2(mk), s2(sk), ratio(mk, sk));
     row('idle CPU per member process', String(n), m ? `${m.idle.cpuPct.toFixed(2)} %` : '—', s ? `${s.idle.cpuPct.toFixed(2)} %` : '—', ratio(m?.idle.cpuPct, s?.idle.cpuPct));
     row('RSS per member process', String(n), m ? `${m.idle.rssMb.toFixed(1)} MB` : '—', s ? `${s.idle.rssMb.toFixed(1)} MB` : '—', ratio(m?.idle.rssMb, s?.idle.rssMb));
@@ -611,6 +618,7 @@ async function main(): Promise<void> {
     try {
       for (const make of systems) results.push(await measure(lab, make(), opts));
     } finally {
+      if (opts.keepLogs) lab.saveLogs(join(opts.keepLogs, `n${n}`));
       await lab.destroy();
     }
   }
@@ -619,6 +627,7 @@ async function main(): Promise<void> {
     try {
       for (const make of systems) losses.push(await lossRun(lab, make(), opts.lossSeconds));
     } finally {
+      if (opts.keepLogs) lab.saveLogs(join(opts.keepLogs, 'loss'));
       await lab.destroy();
     }
   }
