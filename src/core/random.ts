@@ -47,15 +47,3 @@ export function seededRandom(seed: number): Random {
 export function forkRandom(parent: Random): Random {
   return seededRandom(Math.floor(parent.next() * 4294967296));
 }
-
-/** Fisher–Yates shuffle of a copy of `items`. */
-export function shuffled<T>(random: Random, items: readonly T[]): T[] {
-  const out = items.slice();
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = random.int(i + 1);
-    const tmp = out[i] as T;
-    out[i] = out[j] as T;
-    out[j] = tmp;
-  }
-  return out;
-}

@@ -31,11 +31,6 @@ export function keyOf(kind: RumorKind, group: string, id: string): string {
   return `${kind}\u0000${group}\u0000${id}`;
 }
 
-/** The kind a key belongs to (tombstones count as the kind they remove). */
-export function kindOfKey(key: string): RumorKind {
-  return key.slice(0, key.indexOf('\u0000')) as RumorKind;
-}
-
 /** The number that orders rumors of one key: incarnation, version or term. */
 export function versionOf(r: Rumor): number {
   switch (r.kind) {

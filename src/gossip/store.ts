@@ -11,7 +11,7 @@
  * XORs, and two stores agree exactly when every bucket does (barring a 64-bit collision).
  */
 import type { Health, Rumor } from '../wire/index.js';
-import { fingerprintText, kindOfKey, mergeRumor, rumorKey } from './rumor.js';
+import { fingerprintText, mergeRumor, rumorKey } from './rumor.js';
 
 export interface StoredRumor {
   readonly key: string;
@@ -241,11 +241,6 @@ function toRing(ids: readonly string[]): string[] {
 
 export function memberKey(id: string): string {
   return `member\u0000\u0000${id}`;
-}
-
-/** True when the key belongs to a member record. */
-export function isMemberKey(key: string): boolean {
-  return kindOfKey(key) === 'member';
 }
 
 export function bucketOf(key: string, buckets: number): number {

@@ -458,14 +458,8 @@ export interface ButterflyView {
   [k: string]: unknown;
 }
 
-export interface HostCounters {
+export interface HostCounters extends Omit<NetDevRow, 'iface'> {
   host: number;
-  rxBytes: number;
-  rxPackets: number;
-  rxDropped: number;
-  txBytes: number;
-  txPackets: number;
-  txDropped: number;
   /** /proc/net/snmp of the namespace (what `nstat`/`netstat -su` print). */
   udp: { InDatagrams: number; NoPorts: number; InErrors: number; OutDatagrams: number; RcvbufErrors: number; SndbufErrors: number };
   tcp: { RetransSegs: number; InErrs: number; OutRsts: number };
