@@ -25,8 +25,7 @@
  *   namespace: Ethernet frames, headers included), over one window.
  * - Dissemination: murmur `config apply` (through the control gateway of host 1) against
  *   `serf event -coalesce=false` (on host 1); from the origin taking it (its own line) to 50/90/100 %
- *   of the other members taking it (murmur: bench/ring-sup-hook.js prints a line when a
- *   Supervisor's store takes the rumor; Serf: `Received event: user-event`). Median of the reps.
+ *   of the other members taking it (murmur: the Supervisor's `config received` line; Serf: `Received event: user-event`). Median of the reps.
  * - kill -9 of one member: from the SIGKILL to every survivor holding it confirmed (murmur
  *   `member confirmed`) or failed (Serf `EventMemberFailed`). Median of the kills.
  * - With --loss-run, at N = 10: every namespace drops 10 % of the packets arriving on its eth0
@@ -38,11 +37,9 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import buildDist from '../test/global-setup.js';
 import { counterDelta, describeDrops, Lab, mapLimit, monoMs, REPO_ROOT, sleep, type LabProcess } from '../test/lab/lab.js';
 
-const HOOK = fileURLToPath(new URL('./ring-sup-hook.js', import.meta.url));
 const SECTION = '## Supervisors against Serf (lab, network namespaces)';
 const CLK_TCK = 100;
 
@@ -113,7 +110,7 @@ const murmur = (): System => {
   return {
     name: 'murmur',
     async start(lab, i) {
-      const sup = await lab.startSupervisor(i, { peers: i === 1 ? [] : [1], env: { MURMUR_GOSSIP_PRESET: 'lan' }, command: [HOOK], readyMs: 120_000 });
+      const sup = await lab.startSupervisor(i, { peers: i === 1 ? [] : [1], env: { MURMUR_GOSSIP_PRESET: 'lan' }, readyMs: 120_000 });
       ids.set(i, sup.id);
       return sup.proc;
     },
@@ -124,7 +121,7 @@ const murmur = (): System => {
         const kind = ({ joined: 'alive', alive: 'alive', suspect: 'suspect', confirmed: 'confirmed', departed: 'gone', removed: 'gone' } as const)[m[1] as 'joined'];
         return { kind, subject: m[2] as string };
       }
-      m = /bench-hook: rumor service-config group=bench\.lab version=(\d+)/.exec(line);
+      m = /hab-sup\(MR\): config (?:applied|received) group=bench\.lab version=(\d+)/.exec(line);
       if (m) return { kind: 'rumor', version: Number(m[1]) };
       return undefined;
     },
@@ -523,7 +520,7 @@ function report(results: Result[], losses: LossResult[], opts: Options, command:
     'How it is measured (details in the header of `bench/serf-vs-murmur.ts`): every time is taken in the root namespace on the monotonic clock, when a member\'s log line reaches the benchmark through its pipe.',
     '',
     '- **Join**: hosts 2..N start first with host 1 as their peer (murmur `--peer`, Serf `-retry-join` with `-retry-interval 2s`, the interval at which a lone Supervisor retries its peers); host 1 starts last. From host 1 ready until every member holds every other alive (murmur `member joined`/`member alive` lines, Serf `EventMemberJoin`), checked afterwards through `/butterfly` and `serf members`. The CPU row is the CPU time of all member processes over that interval.',
-    '- **Dissemination**: `murmur config apply` through host 1\'s control gateway against `serf event -coalesce=false` on host 1; from the origin taking it to 50/90/100 % of the other members taking it (murmur: a line printed by `bench/ring-sup-hook.js`, which only listens to the Supervisor\'s gossip events; Serf: `Received event: user-event`). Median over the repetitions.',
+    '- **Dissemination**: `murmur config apply` through host 1\'s control gateway against `serf event -coalesce=false` on host 1; from the origin taking it to 50/90/100 % of the other members taking it (murmur: the Supervisor\'s `config received` line; Serf: `Received event: user-event`). Median over the repetitions.',
     '- **kill -9**: from the SIGKILL until every survivor logs the member confirmed (murmur) or failed (Serf). Median over the kills.',
     '- **Idle**: after the ring settles, CPU time (utime + stime in `/proc/<pid>/stat`) and RSS (`VmRSS`) of each member process, and the bytes each member sends (eth0 of its namespace in `/proc/net/dev`: Ethernet frames, all headers included), over one window.',
     '- **Loss**: every namespace drops 10 % of the packets arriving on its eth0 (iptables `statistic`); confirmations (murmur `member confirmed`) and failures (Serf `EventMemberFailed`) counted per observer and member.',

@@ -105,6 +105,11 @@ export class GossipCore {
   private gossipDueAt = Infinity;
   /** Whether any other member has answered or written to us since start (seeds are tried until then). */
   private heardFromPeer = false;
+  /**
+   * While a packet is handled: the span of the tree push being handled, else 0 (pushes on learned
+   * news at random). Outside packet handling null: news originated here goes down the whole tree.
+   */
+  private inboundSpan: number | null = null;
   private started = false;
   private stopped = false;
 
@@ -189,6 +194,17 @@ export class GossipCore {
   handlePacket(from: PeerAddress, packet: Packet, now: number, channel: Channel = 'datagram'): Effect[] {
     if (this.stopped) return [];
     this.heardFromPeer = true;
+    // Rumors learned from any packet but a tree push are pushed on at random (`hot`).
+    this.inboundSpan = 0;
+    try {
+      this.dispatchPacket(from, packet, now, channel);
+    } finally {
+      this.inboundSpan = null;
+    }
+    return this.flush();
+  }
+
+  private dispatchPacket(from: PeerAddress, packet: Packet, now: number, channel: Channel): void {
     switch (packet.type) {
       case 'ping':
         this.onPing(from, channel, packet.seq, packet.from, packet.target, packet.piggyback, now);
@@ -205,7 +221,10 @@ export class GossipCore {
         break;
       }
       case 'push':
+        // A tree push hands us a span of the ring to push on to; a gossip round's push does not.
+        this.inboundSpan = packet.span ?? 0;
         this.receiveAll(packet.rumors, now, 'push');
+        this.inboundSpan = 0;
         break;
       case 'join':
         this.onJoin(from, packet.member, now);
@@ -251,7 +270,6 @@ export class GossipCore {
         this.receiveAll(packet.rumors, now, 'sync');
         break;
     }
-    return this.flush();
   }
 
   handleTimer(timer: Timer, now: number): Effect[] {
@@ -662,7 +680,8 @@ export class GossipCore {
     this.self.incarnation = inc + 1;
     if (r.health === 'suspect' || r.health === 'confirmed') this.awareness.apply(1);
     this.writeSelf(now);
-    this.hot(this.selfRumor(), now, 'push');
+    // A refutation originates here, whatever packet carried the accusation: the whole tree.
+    this.hot(this.selfRumor(), now, 'push', null);
     this.emit({ type: 'refuted', incarnation: this.self.incarnation });
   }
 
@@ -672,15 +691,56 @@ export class GossipCore {
     this.memberChanged(r, was, now, 'quiet');
   }
 
-  /** Passes a changed rumor on as `via` says. */
-  private hot(r: Rumor, now: number, via: Via): void {
+  /**
+   * Passes a changed rumor on as `via` says. A rumor pushed at once goes down a broadcast tree
+   * when it originated here (`span` null: the whole ring) or came in a tree push (`span` > 0),
+   * and to `pushFanout` random members when it came any other way (a gossip round, a piggyback):
+   * those are the members the tree missed, and their news spreads as an epidemic.
+   */
+  private hot(r: Rumor, now: number, via: Via, span: number | null = this.inboundSpan): void {
     if (via === 'quiet') return;
     const key = rumorKey(r);
     this.queue.enqueue(key, r);
     // A fresh rumor's first gossip round comes soon, to reach the few the at-once push missed.
     this.scheduleGossip(now, via === 'push' ? this.opts.gossipFirstRoundMs : this.opts.gossipIntervalMs);
+    if (via !== 'push') return;
     // The suspect itself is told directly by whoever suspected it; fan-out goes to the others.
-    if (via === 'push') this.pushNow(r, key, r.kind === 'member' && r.health === 'suspect' ? r.member.id : '');
+    const except = r.kind === 'member' && r.health === 'suspect' ? r.member.id : '';
+    if (span === 0) this.pushNow(r, key, except);
+    else this.pushTree(r, span ?? Number.POSITIVE_INFINITY, except);
+  }
+
+  /**
+   * Broadcast tree (`docs/protocol.md` §5): the next `span` live members after this one in the
+   * member ring are split into `pushFanout` runs; the first member of each run gets the rumor
+   * with the length of the rest of its run as its own span. Every member of the span hears it
+   * once, in about log_fanout(span) hops, where random pushes deliver each rumor `pushFanout`
+   * times to everyone (a CPU-bound machine's whole budget at N = 100). Members whose view of the
+   * ring differs, or whose push was lost, are reached by the gossip rounds, which start
+   * `gossipFirstRoundMs` later.
+   */
+  private pushTree(r: Rumor, span: number, except: MemberId): void {
+    const ring = this.store.memberRing();
+    const at = Math.max(0, ring.indexOf(this.self.id));
+    const run: MemberRumor[] = [];
+    for (let i = 1; i < ring.length && run.length < span; i++) {
+      const id = ring[(at + i) % ring.length] as MemberId;
+      if (id === except || id === this.self.id) continue;
+      const m = this.member(id);
+      if (m && isLive(m)) run.push(m);
+    }
+    if (run.length === 0) return;
+    const channel: Channel = rumorFieldSize(r) > this.datagramBudget() ? 'stream' : 'datagram';
+    const parts = Math.min(Math.max(1, this.opts.pushFanout), run.length);
+    let start = 0;
+    for (let p = 0; p < parts; p++) {
+      const size = Math.floor(run.length / parts) + (p < run.length % parts ? 1 : 0);
+      const head = run[start] as MemberRumor;
+      const push: Packet = { type: 'push', from: this.self.id, rumors: [r] };
+      if (size > 1) push.span = size - 1;
+      this.sendPacket(this.addressOfMember(head.member), push, channel);
+      start += size;
+    }
   }
 
   /** Pushes hot rumors (the new one first: it has the fewest sends) to `pushFanout` members. */

@@ -257,9 +257,25 @@ export class Supervisor {
     await this.lock.release();
   }
 
+  /**
+   * One line per config or file version that arrives by gossip (Habitat logs nothing, so an
+   * operator cannot tell whether `config apply` reached a member). Our own publications are
+   * logged where they are made (`config applied`, `file uploaded`).
+   */
+  private logReceived(rumor: Rumor): void {
+    if (rumor.kind === 'service-config' && rumor.from !== this.id) {
+      this.deps.log.info('config received', { group: rumor.group, version: rumor.version, from: rumor.from });
+    } else if (rumor.kind === 'service-file' && rumor.from !== this.id) {
+      this.deps.log.info('file received', { group: rumor.group, filename: rumor.filename, version: rumor.version, from: rumor.from });
+    }
+  }
+
   private onEvent(e: GossipEvent): void {
     switch (e.type) {
       case 'rumor-changed':
+        this.dirty = true;
+        this.logReceived(e.rumor);
+        break;
       case 'refuted':
         this.dirty = true;
         break;

@@ -28,6 +28,7 @@ import {
   SERVICE_CONFIG_RUMOR,
   SERVICE_FILE_RUMOR,
   SERVICE_RUMOR,
+  FILE_VERSION,
   STATE,
   SYNC_BUCKETS,
   SYNC_DIGEST,
@@ -54,6 +55,9 @@ import type {
   ServiceConfigRumor,
   ServiceFileRumor,
   ServiceRumor,
+  FileVersion,
+  ServiceState,
+  ServiceHealth,
   State,
   SyncBuckets,
   SyncDigest,
@@ -62,6 +66,7 @@ import type {
   SysInfo,
   Tombstone,
 } from './types.js';
+import { SERVICE_HEALTHS, SERVICE_STATES } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Packets
@@ -196,7 +201,18 @@ function readFromOnly(r: WireReader, end: number, fromTag: number, what: string)
 }
 
 function readPush(r: WireReader, end: number): Push {
-  return { type: 'push', from: readFromOnly(r, end, PUSH.from, 'push'), rumors: [] };
+  let from: MemberId | '' = '';
+  let span = 0;
+  while (r.pos < end) {
+    const tag = r.fieldTag();
+    if (tag === PUSH.from) from = r.optionalId('push.from');
+    else if (tag === PUSH.span) span = r.uint32Value('push.span');
+    else r.skipField(tag);
+  }
+  r.close(end, 'push');
+  const push: Push = { type: 'push', from: requireId(from, 'push.from'), rumors: [] };
+  if (span > 0) push.span = span;
+  return push;
 }
 
 function readState(r: WireReader, end: number): State {
@@ -389,9 +405,20 @@ function readServiceRumor(r: WireReader, end: number): ServiceRumor {
   let cfg: Uint8Array = new Uint8Array(0);
   let sys: SysInfo | undefined;
   let initialized = false;
+  let configVersion = 0;
+  const files: FileVersion[] = [];
+  let state: ServiceState = 'down';
+  let health: ServiceHealth = 'unknown';
+  let topology = '';
   while (r.pos < end) {
     const tag = r.fieldTag();
     switch (tag) {
+      case SERVICE_RUMOR.configVersion: configVersion = r.varint('service.config_version'); break;
+      case SERVICE_RUMOR.files: files.push(readFileVersion(r, r.messageEnd('service.files'))); break;
+      // An enum number from a newer peer that this version does not know reads as the default.
+      case SERVICE_RUMOR.state: state = SERVICE_STATES[r.uint32Value('service.state')] ?? 'down'; break;
+      case SERVICE_RUMOR.health: health = SERVICE_HEALTHS[r.uint32Value('service.health')] ?? 'unknown'; break;
+      case SERVICE_RUMOR.topology: topology = r.text(); break;
       case SERVICE_RUMOR.group: group = r.keyText('service.group'); break;
       case SERVICE_RUMOR.memberId: memberId = r.optionalId('service.member_id'); break;
       case SERVICE_RUMOR.incarnation: incarnation = r.varint('service.incarnation'); break;
@@ -413,7 +440,25 @@ function readServiceRumor(r: WireReader, end: number): ServiceRumor {
     cfg,
     sys,
     initialized,
+    configVersion,
+    files: files.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0)),
+    state,
+    health,
+    topology,
   };
+}
+
+function readFileVersion(r: WireReader, end: number): FileVersion {
+  let filename = '';
+  let version = 0;
+  while (r.pos < end) {
+    const tag = r.fieldTag();
+    if (tag === FILE_VERSION.filename) filename = r.keyText('service.files.filename');
+    else if (tag === FILE_VERSION.version) version = r.varint('service.files.version');
+    else r.skipField(tag);
+  }
+  r.close(end, 'service.files');
+  return { filename, version };
 }
 
 function readServiceConfigRumor(r: WireReader, end: number): ServiceConfigRumor {

@@ -34,6 +34,7 @@ import {
   SERVICE_CONFIG_RUMOR,
   SERVICE_FILE_RUMOR,
   SERVICE_RUMOR,
+  FILE_VERSION,
   STATE,
   SYNC_BUCKETS,
   SYNC_DIGEST,
@@ -44,6 +45,7 @@ import {
   TOMBSTONE_TARGET_NUMBER,
 } from './schema.js';
 import type { ElectionRumor, MemberInfo, MemberRumor, Packet, Rumor, SysInfo } from './types.js';
+import { SERVICE_HEALTHS, SERVICE_STATES } from './types.js';
 
 const UINT32_MAX = 0xffffffff;
 const PORT_MAX = 0xffff;
@@ -134,6 +136,16 @@ function writeRumor(w: BinaryWriter, rumor: Rumor): void {
       writeSysInfo(w, rumor.sys);
       w.join();
       writeBool(w, SERVICE_RUMOR.initialized, rumor.initialized);
+      writeUint(w, SERVICE_RUMOR.configVersion, checkUint64(rumor.configVersion, 'service.config_version'));
+      for (const f of rumor.files) {
+        w.uint32(SERVICE_RUMOR.files).fork();
+        writeString(w, FILE_VERSION.filename, f.filename);
+        writeUint(w, FILE_VERSION.version, checkUint64(f.version, 'service.files.version'));
+        w.join();
+      }
+      writeUint(w, SERVICE_RUMOR.state, enumNumber(SERVICE_STATES, rumor.state, 'service.state'));
+      writeUint(w, SERVICE_RUMOR.health, enumNumber(SERVICE_HEALTHS, rumor.health, 'service.health'));
+      writeString(w, SERVICE_RUMOR.topology, rumor.topology);
       w.join();
       return;
     case 'service-config':
@@ -283,6 +295,7 @@ function writePacketBody(w: BinaryWriter, p: Packet): void {
     case 'push':
       w.uint32(PACKET.push).fork();
       writeId(w, PUSH.from, p.from, 'push.from');
+      writeUint(w, PUSH.span, checkUint32(p.span ?? 0, 'push.span'));
       w.join();
       return;
     case 'join':
@@ -433,6 +446,13 @@ function checkUint32(value: number, what: string): number {
     throw badInput(`${what}: ${value} is not an integer in 0..2^32-1`);
   }
   return value;
+}
+
+/** The wire number of an enum value: its index in the enum's list. */
+function enumNumber<T extends string>(values: readonly T[], value: T, what: string): number {
+  const n = values.indexOf(value);
+  if (n < 0) throw badInput(`${what}: ${String(value)} is not one of ${values.join(', ')}`);
+  return n;
 }
 
 function checkUint64(value: number, what: string): number {

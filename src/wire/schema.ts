@@ -36,7 +36,7 @@ export const PING = { seq: varint(1), from: len(2), target: len(3) } as const;
 export const ACK = { seq: varint(1), from: len(2) } as const;
 export const PING_REQ = { seq: varint(1), from: len(2), target: len(3), targetAddress: len(4) } as const;
 export const NACK = { seq: varint(1), from: len(2) } as const;
-export const PUSH = { from: len(1) } as const;
+export const PUSH = { from: len(1), span: varint(2) } as const;
 export const JOIN = { member: len(1) } as const;
 export const STATE = { from: len(1) } as const;
 export const SYNC_DIGEST = { from: len(1), rootHi: i32(2), rootLo: i32(3), count: varint(4) } as const;
@@ -87,7 +87,14 @@ export const SERVICE_RUMOR = {
   cfg: len(5),
   sys: len(6),
   initialized: varint(7),
+  configVersion: varint(8),
+  files: len(9),
+  state: varint(10),
+  health: varint(11),
+  topology: len(12),
 } as const;
+
+export const FILE_VERSION = { filename: len(1), version: varint(2) } as const;
 
 export const SERVICE_CONFIG_RUMOR = {
   group: len(1),

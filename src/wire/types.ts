@@ -77,7 +77,27 @@ export interface ServiceRumor {
   cfg: Uint8Array;
   sys: SysInfo;
   initialized: boolean;
+  /** The `hab config apply` version applied to the service (0: none). */
+  configVersion: number;
+  /** The `hab file upload` versions written to the service's `files/`, sorted by file name. */
+  files: FileVersion[];
+  state: ServiceState;
+  health: ServiceHealth;
+  /** `standalone` or `leader`. */
+  topology: string;
 }
+
+export interface FileVersion {
+  filename: string;
+  version: number;
+}
+
+export type ServiceState = 'down' | 'starting' | 'up';
+export const SERVICE_STATES: readonly ServiceState[] = ['down', 'starting', 'up'];
+
+/** Habitat's health check results. */
+export type ServiceHealth = 'unknown' | 'ok' | 'warning' | 'critical';
+export const SERVICE_HEALTHS: readonly ServiceHealth[] = ['unknown', 'ok', 'warning', 'critical'];
 
 /** A group's gossiped config (`hab config apply`). Key: ('service-config', group, 'service_config'). */
 export interface ServiceConfigRumor {
@@ -181,6 +201,11 @@ export interface Push {
   type: 'push';
   from: MemberId;
   rumors: Rumor[];
+  /**
+   * Broadcast tree (`docs/protocol.md` §5): the receiver is to push these rumors on to the next
+   * `span` members after itself in its member ring. Absent or 0: a gossip-round push.
+   */
+  span?: number;
 }
 
 /** A member asks a seed for the full state (stream). */

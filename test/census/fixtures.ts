@@ -8,7 +8,7 @@ export function sys(ip: string): SysInfo {
 }
 
 export function service(memberId: string, group: string, over: Partial<ServiceRumor> = {}): ServiceRumor {
-  return { kind: 'service', group, memberId, incarnation: 1, pkg: 'core/redis/4.0.14/20190319155852', cfg: text('port = 6379\n'), sys: sys('10.0.0.1'), initialized: false, ...over };
+  return { kind: 'service', group, memberId, incarnation: 1, pkg: 'core/redis/4.0.14/20190319155852', cfg: text('port = 6379\n'), sys: sys('10.0.0.1'), initialized: false, configVersion: 0, files: [], state: 'up', health: 'unknown', topology: 'standalone', ...over };
 }
 
 export function config(group: string, version: number, toml: string, over: Partial<ServiceConfigRumor> = {}): ServiceConfigRumor {

@@ -6,6 +6,7 @@ import { create } from '@bufbuild/protobuf';
 import { fromHex } from '../../src/core/index.js';
 import * as gen from '../../src/wire/gen/murmur/v1/gossip_pb.js';
 import type { MemberInfo, Packet, Rumor } from '../../src/wire/index.js';
+import { SERVICE_HEALTHS, SERVICE_STATES } from '../../src/wire/index.js';
 
 const id = (hex: string): Uint8Array => (hex === '' ? new Uint8Array(0) : (fromHex(hex) ?? new Uint8Array(0)));
 
@@ -62,6 +63,11 @@ export function toGeneratedRumor(r: Rumor): gen.Rumor {
             cfg: r.cfg,
             sys: create(gen.SysInfoSchema, { ...r.sys }),
             initialized: r.initialized,
+            configVersion: BigInt(r.configVersion),
+            files: r.files.map((f) => create(gen.FileVersionSchema, { filename: f.filename, version: BigInt(f.version) })),
+            state: SERVICE_STATES.indexOf(r.state),
+            health: SERVICE_HEALTHS.indexOf(r.health),
+            topology: r.topology,
           }),
         },
       });
@@ -153,7 +159,7 @@ export function toGeneratedPacket(p: Packet): gen.Packet {
     case 'nack':
       return packet({ case: 'nack', value: create(gen.NackSchema, { seq: p.seq, from: id(p.from) }) });
     case 'push':
-      return packet({ case: 'push', value: create(gen.PushSchema, { from: id(p.from) }) }, p.rumors);
+      return packet({ case: 'push', value: create(gen.PushSchema, { from: id(p.from), span: p.span ?? 0 }) }, p.rumors);
     case 'join':
       return packet({ case: 'join', value: create(gen.JoinSchema, { member: memberInfo(p.member) }) });
     case 'state':

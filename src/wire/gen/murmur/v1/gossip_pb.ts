@@ -25,7 +25,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file murmur/v1/gossip.proto.
  */
 export const file_murmur_v1_gossip: GenFile = /*@__PURE__*/
-  fileDesc("ChZtdXJtdXIvdjEvZ29zc2lwLnByb3RvEgltdXJtdXIudjEi1gMKBlBhY2tldBIfCgRwaW5nGAEgASgLMg8ubXVybXVyLnYxLlBpbmdIABIdCgNhY2sYAiABKAsyDi5tdXJtdXIudjEuQWNrSAASJgoIcGluZ19yZXEYAyABKAsyEi5tdXJtdXIudjEuUGluZ1JlcUgAEh8KBG5hY2sYBCABKAsyDy5tdXJtdXIudjEuTmFja0gAEh8KBHB1c2gYBSABKAsyDy5tdXJtdXIudjEuUHVzaEgAEh8KBGpvaW4YBiABKAsyDy5tdXJtdXIudjEuSm9pbkgAEiEKBXN0YXRlGAcgASgLMhAubXVybXVyLnYxLlN0YXRlSAASLAoLc3luY19kaWdlc3QYCCABKAsyFS5tdXJtdXIudjEuU3luY0RpZ2VzdEgAEi4KDHN5bmNfYnVja2V0cxgJIAEoCzIWLm11cm11ci52MS5TeW5jQnVja2V0c0gAEigKCXN5bmNfcHVsbBgKIAEoCzITLm11cm11ci52MS5TeW5jUHVsbEgAEiwKC3N5bmNfcnVtb3JzGAsgASgLMhUubXVybXVyLnYxLlN5bmNSdW1vcnNIABIgCgZydW1vcnMYDyADKAsyEC5tdXJtdXIudjEuUnVtb3JCBgoEYm9keSIxCgRQaW5nEgsKA3NlcRgBIAEoDRIMCgRmcm9tGAIgASgMEg4KBnRhcmdldBgDIAEoDCIgCgNBY2sSCwoDc2VxGAEgASgNEgwKBGZyb20YAiABKAwiTAoHUGluZ1JlcRILCgNzZXEYASABKA0SDAoEZnJvbRgCIAEoDBIOCgZ0YXJnZXQYAyABKAwSFgoOdGFyZ2V0X2FkZHJlc3MYBCABKAkiIQoETmFjaxILCgNzZXEYASABKA0SDAoEZnJvbRgCIAEoDCIUCgRQdXNoEgwKBGZyb20YASABKAwiLQoESm9pbhIlCgZtZW1iZXIYASABKAsyFS5tdXJtdXIudjEuTWVtYmVySW5mbyIVCgVTdGF0ZRIMCgRmcm9tGAEgASgMIksKClN5bmNEaWdlc3QSDAoEZnJvbRgBIAEoDBIPCgdyb290X2hpGAIgASgHEg8KB3Jvb3RfbG8YAyABKAcSDQoFY291bnQYBCABKA0iKwoLU3luY0J1Y2tldHMSDAoEZnJvbRgBIAEoDBIOCgZoYXNoZXMYAiADKAciKQoIU3luY1B1bGwSDAoEZnJvbRgBIAEoDBIPCgdidWNrZXRzGAIgAygNIhoKClN5bmNSdW1vcnMSDAoEZnJvbRgBIAEoDCJ6CgpNZW1iZXJJbmZvEgoKAmlkGAEgASgMEhMKC2luY2FybmF0aW9uGAIgASgEEg8KB2FkZHJlc3MYAyABKAkSEQoJc3dpbV9wb3J0GAQgASgNEhMKC2dvc3NpcF9wb3J0GAUgASgNEhIKCnBlcnNpc3RlbnQYBiABKAgilAMKBVJ1bW9yEigKBm1lbWJlchgBIAEoCzIWLm11cm11ci52MS5NZW1iZXJSdW1vckgAEioKB3NlcnZpY2UYAiABKAsyFy5tdXJtdXIudjEuU2VydmljZVJ1bW9ySAASNwoOc2VydmljZV9jb25maWcYAyABKAsyHS5tdXJtdXIudjEuU2VydmljZUNvbmZpZ1J1bW9ySAASMwoMc2VydmljZV9maWxlGAQgASgLMhsubXVybXVyLnYxLlNlcnZpY2VGaWxlUnVtb3JIABIsCghlbGVjdGlvbhgFIAEoCzIYLm11cm11ci52MS5FbGVjdGlvblJ1bW9ySAASMwoPZWxlY3Rpb25fdXBkYXRlGAYgASgLMhgubXVybXVyLnYxLkVsZWN0aW9uUnVtb3JIABIuCglkZXBhcnR1cmUYByABKAsyGS5tdXJtdXIudjEuRGVwYXJ0dXJlUnVtb3JIABIpCgl0b21ic3RvbmUYCCABKAsyFC5tdXJtdXIudjEuVG9tYnN0b25lSABCCQoHcGF5bG9hZCJlCgtNZW1iZXJSdW1vchIlCgZtZW1iZXIYASABKAsyFS5tdXJtdXIudjEuTWVtYmVySW5mbxIhCgZoZWFsdGgYAiABKA4yES5tdXJtdXIudjEuSGVhbHRoEgwKBGZyb20YAyABKAwitQEKB1N5c0luZm8SCgoCaXAYASABKAkSEAoIaG9zdG5hbWUYAiABKAkSEQoJZ29zc2lwX2lwGAMgASgJEhMKC2dvc3NpcF9wb3J0GAQgASgNEhcKD2h0dHBfZ2F0ZXdheV9pcBgFIAEoCRIZChFodHRwX2dhdGV3YXlfcG9ydBgGIAEoDRIWCg5jdGxfZ2F0ZXdheV9pcBgHIAEoCRIYChBjdGxfZ2F0ZXdheV9wb3J0GAggASgNIpUBCgxTZXJ2aWNlUnVtb3ISDQoFZ3JvdXAYASABKAkSEQoJbWVtYmVyX2lkGAIgASgMEhMKC2luY2FybmF0aW9uGAMgASgEEgsKA3BrZxgEIAEoCRILCgNjZmcYBSABKAwSHwoDc3lzGAYgASgLMhIubXVybXVyLnYxLlN5c0luZm8SEwoLaW5pdGlhbGl6ZWQYByABKAgiZQoSU2VydmljZUNvbmZpZ1J1bW9yEg0KBWdyb3VwGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSEQoJZW5jcnlwdGVkGAMgASgIEg4KBmNvbmZpZxgEIAEoDBIMCgRmcm9tGAUgASgMInMKEFNlcnZpY2VGaWxlUnVtb3ISDQoFZ3JvdXAYASABKAkSEAoIZmlsZW5hbWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoBBIRCgllbmNyeXB0ZWQYBCABKAgSDAoEYm9keRgFIAEoDBIMCgRmcm9tGAYgASgMIo4BCg1FbGVjdGlvblJ1bW9yEg0KBWdyb3VwGAEgASgJEhEKCW1lbWJlcl9pZBgCIAEoDBIMCgR0ZXJtGAMgASgEEhMKC3N1aXRhYmlsaXR5GAQgASgEEikKBnN0YXR1cxgFIAEoDjIZLm11cm11ci52MS5FbGVjdGlvblN0YXR1cxINCgV2b3RlcxgGIAMoDCIjCg5EZXBhcnR1cmVSdW1vchIRCgltZW1iZXJfaWQYASABKAwiXQoJVG9tYnN0b25lEiQKBnRhcmdldBgBIAEoDjIULm11cm11ci52MS5SdW1vcktpbmQSDQoFZ3JvdXAYAiABKAkSCgoCaWQYAyABKAkSDwoHdmVyc2lvbhgEIAEoBCpZCgZIZWFsdGgSEAoMSEVBTFRIX0FMSVZFEAASEgoOSEVBTFRIX1NVU1BFQ1QQARIUChBIRUFMVEhfQ09ORklSTUVEEAISEwoPSEVBTFRIX0RFUEFSVEVEEAMq5QEKCVJ1bW9yS2luZBIaChZSVU1PUl9LSU5EX1VOU1BFQ0lGSUVEEAASFQoRUlVNT1JfS0lORF9NRU1CRVIQARIWChJSVU1PUl9LSU5EX1NFUlZJQ0UQAhIdChlSVU1PUl9LSU5EX1NFUlZJQ0VfQ09ORklHEAMSGwoXUlVNT1JfS0lORF9TRVJWSUNFX0ZJTEUQBBIXChNSVU1PUl9LSU5EX0VMRUNUSU9OEAUSHgoaUlVNT1JfS0lORF9FTEVDVElPTl9VUERBVEUQBhIYChRSVU1PUl9LSU5EX0RFUEFSVFVSRRAHKosBCg5FbGVjdGlvblN0YXR1cxIfChtFTEVDVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdFTEVDVElPTl9TVEFUVVNfUlVOTklORxABEh0KGUVMRUNUSU9OX1NUQVRVU19OT19RVU9SVU0QAhIcChhFTEVDVElPTl9TVEFUVVNfRklOSVNIRUQQA2IGcHJvdG8z");
+  fileDesc("ChZtdXJtdXIvdjEvZ29zc2lwLnByb3RvEgltdXJtdXIudjEi1gMKBlBhY2tldBIfCgRwaW5nGAEgASgLMg8ubXVybXVyLnYxLlBpbmdIABIdCgNhY2sYAiABKAsyDi5tdXJtdXIudjEuQWNrSAASJgoIcGluZ19yZXEYAyABKAsyEi5tdXJtdXIudjEuUGluZ1JlcUgAEh8KBG5hY2sYBCABKAsyDy5tdXJtdXIudjEuTmFja0gAEh8KBHB1c2gYBSABKAsyDy5tdXJtdXIudjEuUHVzaEgAEh8KBGpvaW4YBiABKAsyDy5tdXJtdXIudjEuSm9pbkgAEiEKBXN0YXRlGAcgASgLMhAubXVybXVyLnYxLlN0YXRlSAASLAoLc3luY19kaWdlc3QYCCABKAsyFS5tdXJtdXIudjEuU3luY0RpZ2VzdEgAEi4KDHN5bmNfYnVja2V0cxgJIAEoCzIWLm11cm11ci52MS5TeW5jQnVja2V0c0gAEigKCXN5bmNfcHVsbBgKIAEoCzITLm11cm11ci52MS5TeW5jUHVsbEgAEiwKC3N5bmNfcnVtb3JzGAsgASgLMhUubXVybXVyLnYxLlN5bmNSdW1vcnNIABIgCgZydW1vcnMYDyADKAsyEC5tdXJtdXIudjEuUnVtb3JCBgoEYm9keSIxCgRQaW5nEgsKA3NlcRgBIAEoDRIMCgRmcm9tGAIgASgMEg4KBnRhcmdldBgDIAEoDCIgCgNBY2sSCwoDc2VxGAEgASgNEgwKBGZyb20YAiABKAwiTAoHUGluZ1JlcRILCgNzZXEYASABKA0SDAoEZnJvbRgCIAEoDBIOCgZ0YXJnZXQYAyABKAwSFgoOdGFyZ2V0X2FkZHJlc3MYBCABKAkiIQoETmFjaxILCgNzZXEYASABKA0SDAoEZnJvbRgCIAEoDCIiCgRQdXNoEgwKBGZyb20YASABKAwSDAoEc3BhbhgCIAEoDSItCgRKb2luEiUKBm1lbWJlchgBIAEoCzIVLm11cm11ci52MS5NZW1iZXJJbmZvIhUKBVN0YXRlEgwKBGZyb20YASABKAwiSwoKU3luY0RpZ2VzdBIMCgRmcm9tGAEgASgMEg8KB3Jvb3RfaGkYAiABKAcSDwoHcm9vdF9sbxgDIAEoBxINCgVjb3VudBgEIAEoDSIrCgtTeW5jQnVja2V0cxIMCgRmcm9tGAEgASgMEg4KBmhhc2hlcxgCIAMoByIpCghTeW5jUHVsbBIMCgRmcm9tGAEgASgMEg8KB2J1Y2tldHMYAiADKA0iGgoKU3luY1J1bW9ycxIMCgRmcm9tGAEgASgMInoKCk1lbWJlckluZm8SCgoCaWQYASABKAwSEwoLaW5jYXJuYXRpb24YAiABKAQSDwoHYWRkcmVzcxgDIAEoCRIRCglzd2ltX3BvcnQYBCABKA0SEwoLZ29zc2lwX3BvcnQYBSABKA0SEgoKcGVyc2lzdGVudBgGIAEoCCKUAwoFUnVtb3ISKAoGbWVtYmVyGAEgASgLMhYubXVybXVyLnYxLk1lbWJlclJ1bW9ySAASKgoHc2VydmljZRgCIAEoCzIXLm11cm11ci52MS5TZXJ2aWNlUnVtb3JIABI3Cg5zZXJ2aWNlX2NvbmZpZxgDIAEoCzIdLm11cm11ci52MS5TZXJ2aWNlQ29uZmlnUnVtb3JIABIzCgxzZXJ2aWNlX2ZpbGUYBCABKAsyGy5tdXJtdXIudjEuU2VydmljZUZpbGVSdW1vckgAEiwKCGVsZWN0aW9uGAUgASgLMhgubXVybXVyLnYxLkVsZWN0aW9uUnVtb3JIABIzCg9lbGVjdGlvbl91cGRhdGUYBiABKAsyGC5tdXJtdXIudjEuRWxlY3Rpb25SdW1vckgAEi4KCWRlcGFydHVyZRgHIAEoCzIZLm11cm11ci52MS5EZXBhcnR1cmVSdW1vckgAEikKCXRvbWJzdG9uZRgIIAEoCzIULm11cm11ci52MS5Ub21ic3RvbmVIAEIJCgdwYXlsb2FkImUKC01lbWJlclJ1bW9yEiUKBm1lbWJlchgBIAEoCzIVLm11cm11ci52MS5NZW1iZXJJbmZvEiEKBmhlYWx0aBgCIAEoDjIRLm11cm11ci52MS5IZWFsdGgSDAoEZnJvbRgDIAEoDCK1AQoHU3lzSW5mbxIKCgJpcBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIRCglnb3NzaXBfaXAYAyABKAkSEwoLZ29zc2lwX3BvcnQYBCABKA0SFwoPaHR0cF9nYXRld2F5X2lwGAUgASgJEhkKEWh0dHBfZ2F0ZXdheV9wb3J0GAYgASgNEhYKDmN0bF9nYXRld2F5X2lwGAcgASgJEhgKEGN0bF9nYXRld2F5X3BvcnQYCCABKA0iuAIKDFNlcnZpY2VSdW1vchINCgVncm91cBgBIAEoCRIRCgltZW1iZXJfaWQYAiABKAwSEwoLaW5jYXJuYXRpb24YAyABKAQSCwoDcGtnGAQgASgJEgsKA2NmZxgFIAEoDBIfCgNzeXMYBiABKAsyEi5tdXJtdXIudjEuU3lzSW5mbxITCgtpbml0aWFsaXplZBgHIAEoCBIWCg5jb25maWdfdmVyc2lvbhgIIAEoBBIlCgVmaWxlcxgJIAMoCzIWLm11cm11ci52MS5GaWxlVmVyc2lvbhImCgVzdGF0ZRgKIAEoDjIXLm11cm11ci52MS5TZXJ2aWNlU3RhdGUSKAoGaGVhbHRoGAsgASgOMhgubXVybXVyLnYxLlNlcnZpY2VIZWFsdGgSEAoIdG9wb2xvZ3kYDCABKAkiMAoLRmlsZVZlcnNpb24SEAoIZmlsZW5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoBCJlChJTZXJ2aWNlQ29uZmlnUnVtb3ISDQoFZ3JvdXAYASABKAkSDwoHdmVyc2lvbhgCIAEoBBIRCgllbmNyeXB0ZWQYAyABKAgSDgoGY29uZmlnGAQgASgMEgwKBGZyb20YBSABKAwicwoQU2VydmljZUZpbGVSdW1vchINCgVncm91cBgBIAEoCRIQCghmaWxlbmFtZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgEEhEKCWVuY3J5cHRlZBgEIAEoCBIMCgRib2R5GAUgASgMEgwKBGZyb20YBiABKAwijgEKDUVsZWN0aW9uUnVtb3ISDQoFZ3JvdXAYASABKAkSEQoJbWVtYmVyX2lkGAIgASgMEgwKBHRlcm0YAyABKAQSEwoLc3VpdGFiaWxpdHkYBCABKAQSKQoGc3RhdHVzGAUgASgOMhkubXVybXVyLnYxLkVsZWN0aW9uU3RhdHVzEg0KBXZvdGVzGAYgAygMIiMKDkRlcGFydHVyZVJ1bW9yEhEKCW1lbWJlcl9pZBgBIAEoDCJdCglUb21ic3RvbmUSJAoGdGFyZ2V0GAEgASgOMhQubXVybXVyLnYxLlJ1bW9yS2luZBINCgVncm91cBgCIAEoCRIKCgJpZBgDIAEoCRIPCgd2ZXJzaW9uGAQgASgEKlkKBkhlYWx0aBIQCgxIRUFMVEhfQUxJVkUQABISCg5IRUFMVEhfU1VTUEVDVBABEhQKEEhFQUxUSF9DT05GSVJNRUQQAhITCg9IRUFMVEhfREVQQVJURUQQAyrlAQoJUnVtb3JLaW5kEhoKFlJVTU9SX0tJTkRfVU5TUEVDSUZJRUQQABIVChFSVU1PUl9LSU5EX01FTUJFUhABEhYKElJVTU9SX0tJTkRfU0VSVklDRRACEh0KGVJVTU9SX0tJTkRfU0VSVklDRV9DT05GSUcQAxIbChdSVU1PUl9LSU5EX1NFUlZJQ0VfRklMRRAEEhcKE1JVTU9SX0tJTkRfRUxFQ1RJT04QBRIeChpSVU1PUl9LSU5EX0VMRUNUSU9OX1VQREFURRAGEhgKFFJVTU9SX0tJTkRfREVQQVJUVVJFEAcqWAoMU2VydmljZVN0YXRlEhYKElNFUlZJQ0VfU1RBVEVfRE9XThAAEhoKFlNFUlZJQ0VfU1RBVEVfU1RBUlRJTkcQARIUChBTRVJWSUNFX1NUQVRFX1VQEAIqewoNU2VydmljZUhlYWx0aBIaChZTRVJWSUNFX0hFQUxUSF9VTktOT1dOEAASFQoRU0VSVklDRV9IRUFMVEhfT0sQARIaChZTRVJWSUNFX0hFQUxUSF9XQVJOSU5HEAISGwoXU0VSVklDRV9IRUFMVEhfQ1JJVElDQUwQAyqLAQoORWxlY3Rpb25TdGF0dXMSHwobRUxFQ1RJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXRUxFQ1RJT05fU1RBVFVTX1JVTk5JTkcQARIdChlFTEVDVElPTl9TVEFUVVNfTk9fUVVPUlVNEAISHAoYRUxFQ1RJT05fU1RBVFVTX0ZJTklTSEVEEANiBnByb3RvMw");
 
 /**
  * One datagram or stream frame. Exactly one `body` is set. The rumors sit here rather than in
@@ -256,6 +256,15 @@ export type Push = Message<"murmur.v1.Push"> & {
    * @generated from field: bytes from = 1;
    */
   from: Uint8Array;
+
+  /**
+   * Broadcast tree: how many members after the receiver, in the receiver's member ring, it is to
+   * push the rumors on to at once (splitting them among a few of its own). 0 (or absent): a push
+   * of a gossip round; the receiver pushes on at random only what was new to it.
+   *
+   * @generated from field: uint32 span = 2;
+   */
+  span: number;
 };
 
 /**
@@ -674,6 +683,37 @@ export type ServiceRumor = Message<"murmur.v1.ServiceRumor"> & {
    * @generated from field: bool initialized = 7;
    */
   initialized: boolean;
+
+  /**
+   * The `hab config apply` version this member has applied to its service (0: none).
+   *
+   * @generated from field: uint64 config_version = 8;
+   */
+  configVersion: bigint;
+
+  /**
+   * The `hab file upload` versions this member has written to its service's files/ directory.
+   *
+   * @generated from field: repeated murmur.v1.FileVersion files = 9;
+   */
+  files: FileVersion[];
+
+  /**
+   * @generated from field: murmur.v1.ServiceState state = 10;
+   */
+  state: ServiceState;
+
+  /**
+   * @generated from field: murmur.v1.ServiceHealth health = 11;
+   */
+  health: ServiceHealth;
+
+  /**
+   * `standalone` or `leader`.
+   *
+   * @generated from field: string topology = 12;
+   */
+  topology: string;
 };
 
 /**
@@ -682,6 +722,28 @@ export type ServiceRumor = Message<"murmur.v1.ServiceRumor"> & {
  */
 export const ServiceRumorSchema: GenMessage<ServiceRumor> = /*@__PURE__*/
   messageDesc(file_murmur_v1_gossip, 16);
+
+/**
+ * @generated from message murmur.v1.FileVersion
+ */
+export type FileVersion = Message<"murmur.v1.FileVersion"> & {
+  /**
+   * @generated from field: string filename = 1;
+   */
+  filename: string;
+
+  /**
+   * @generated from field: uint64 version = 2;
+   */
+  version: bigint;
+};
+
+/**
+ * Describes the message murmur.v1.FileVersion.
+ * Use `create(FileVersionSchema)` to create a new message.
+ */
+export const FileVersionSchema: GenMessage<FileVersion> = /*@__PURE__*/
+  messageDesc(file_murmur_v1_gossip, 17);
 
 /**
  * A group's gossiped config (`hab config apply`). Key: ('service-config', group, 'service_config').
@@ -724,7 +786,7 @@ export type ServiceConfigRumor = Message<"murmur.v1.ServiceConfigRumor"> & {
  * Use `create(ServiceConfigRumorSchema)` to create a new message.
  */
 export const ServiceConfigRumorSchema: GenMessage<ServiceConfigRumor> = /*@__PURE__*/
-  messageDesc(file_murmur_v1_gossip, 17);
+  messageDesc(file_murmur_v1_gossip, 18);
 
 /**
  * A file for a group (`hab file upload`). Key: ('service-file', group, filename).
@@ -770,7 +832,7 @@ export type ServiceFileRumor = Message<"murmur.v1.ServiceFileRumor"> & {
  * Use `create(ServiceFileRumorSchema)` to create a new message.
  */
 export const ServiceFileRumorSchema: GenMessage<ServiceFileRumor> = /*@__PURE__*/
-  messageDesc(file_murmur_v1_gossip, 18);
+  messageDesc(file_murmur_v1_gossip, 19);
 
 /**
  * A leader election (`Rumor.election`) or an update-leader election (`Rumor.election_update`).
@@ -821,7 +883,7 @@ export type ElectionRumor = Message<"murmur.v1.ElectionRumor"> & {
  * Use `create(ElectionRumorSchema)` to create a new message.
  */
 export const ElectionRumorSchema: GenMessage<ElectionRumor> = /*@__PURE__*/
-  messageDesc(file_murmur_v1_gossip, 19);
+  messageDesc(file_murmur_v1_gossip, 20);
 
 /**
  * `hab sup depart`: that member is departed everywhere, for good. Key: ('departure', '', member_id).
@@ -842,7 +904,7 @@ export type DepartureRumor = Message<"murmur.v1.DepartureRumor"> & {
  * Use `create(DepartureRumorSchema)` to create a new message.
  */
 export const DepartureRumorSchema: GenMessage<DepartureRumor> = /*@__PURE__*/
-  messageDesc(file_murmur_v1_gossip, 20);
+  messageDesc(file_murmur_v1_gossip, 21);
 
 /**
  * A removal: occupies the key of the rumor it removes and carries that rumor's version (or a
@@ -882,7 +944,7 @@ export type Tombstone = Message<"murmur.v1.Tombstone"> & {
  * Use `create(TombstoneSchema)` to create a new message.
  */
 export const TombstoneSchema: GenMessage<Tombstone> = /*@__PURE__*/
-  messageDesc(file_murmur_v1_gossip, 21);
+  messageDesc(file_murmur_v1_gossip, 22);
 
 /**
  * Habitat's health order: at equal incarnation the worse health wins. ALIVE is the zero value,
@@ -973,6 +1035,67 @@ export const RumorKindSchema: GenEnum<RumorKind> = /*@__PURE__*/
   enumDesc(file_murmur_v1_gossip, 1);
 
 /**
+ * The service's process, as its Supervisor sees it.
+ *
+ * @generated from enum murmur.v1.ServiceState
+ */
+export enum ServiceState {
+  /**
+   * @generated from enum value: SERVICE_STATE_DOWN = 0;
+   */
+  DOWN = 0,
+
+  /**
+   * @generated from enum value: SERVICE_STATE_STARTING = 1;
+   */
+  STARTING = 1,
+
+  /**
+   * @generated from enum value: SERVICE_STATE_UP = 2;
+   */
+  UP = 2,
+}
+
+/**
+ * Describes the enum murmur.v1.ServiceState.
+ */
+export const ServiceStateSchema: GenEnum<ServiceState> = /*@__PURE__*/
+  enumDesc(file_murmur_v1_gossip, 2);
+
+/**
+ * The last health check's result (Habitat's HealthCheckResult).
+ *
+ * @generated from enum murmur.v1.ServiceHealth
+ */
+export enum ServiceHealth {
+  /**
+   * @generated from enum value: SERVICE_HEALTH_UNKNOWN = 0;
+   */
+  UNKNOWN = 0,
+
+  /**
+   * @generated from enum value: SERVICE_HEALTH_OK = 1;
+   */
+  OK = 1,
+
+  /**
+   * @generated from enum value: SERVICE_HEALTH_WARNING = 2;
+   */
+  WARNING = 2,
+
+  /**
+   * @generated from enum value: SERVICE_HEALTH_CRITICAL = 3;
+   */
+  CRITICAL = 3,
+}
+
+/**
+ * Describes the enum murmur.v1.ServiceHealth.
+ */
+export const ServiceHealthSchema: GenEnum<ServiceHealth> = /*@__PURE__*/
+  enumDesc(file_murmur_v1_gossip, 3);
+
+/**
  * @generated from enum murmur.v1.ElectionStatus
  */
 export enum ElectionStatus {
@@ -1001,5 +1124,5 @@ export enum ElectionStatus {
  * Describes the enum murmur.v1.ElectionStatus.
  */
 export const ElectionStatusSchema: GenEnum<ElectionStatus> = /*@__PURE__*/
-  enumDesc(file_murmur_v1_gossip, 2);
+  enumDesc(file_murmur_v1_gossip, 4);
 
