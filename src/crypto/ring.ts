@@ -20,18 +20,23 @@
  *
  * `Keyring.open` never throws: junk gives an `OpenError` with a code the caller can count.
  *
- * Nonces come from the operating system's CSPRNG, never from core's seeded `Random`: this module is
- * not part of the deterministic core, and a replayable nonce would be a security bug. They are
- * drawn with WebCrypto's `getRandomValues` directly rather than libsodium's `randombytes_buf`,
- * because in the WebAssembly build `randombytes_buf` is that same `getRandomValues`, called once
- * per 4 bytes through a JavaScript callback: about 55 µs for a 24-byte nonce, against about 3 µs
- * for the secretbox seal and open of a 100-byte datagram. Same entropy source; seal and open went
- * from about 16,000 to about 140,000 a second.
+ * Nonces come from the operating system's CSPRNG (WebCrypto's `getRandomValues`), never from
+ * core's seeded `Random`: this module is not part of the deterministic core, and a replayable
+ * nonce would be a security bug.
+ *
+ * The primitives come from the audited pure-JavaScript @noble/ciphers (`xsalsa20poly1305`, which
+ * is libsodium's `crypto_secretbox`) and @noble/hashes (`blake2b`, libsodium's
+ * `crypto_generichash`), not from libsodium's WebAssembly build: every Supervisor seals every
+ * packet, and the WebAssembly module costs a process about 11 MB of memory where these cost
+ * under 1 MB. Seal plus open of a 200-byte datagram takes about 30 µs (libsodium: 5 µs), which
+ * at a few hundred packets a second is noise. The tests check both directions against
+ * libsodium itself and against Habitat's own ciphertext.
  */
 import { getRandomValues } from 'node:crypto';
 import { MurmurError } from '../core/index.js';
 import { formatNamedRevision } from './key-file.js';
-import { loadSodium, type Sodium } from './sodium.js';
+import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
+import { blake2b } from '@noble/hashes/blake2.js';
 
 /** A ring key as the keyring holds it: a `SYM-SEC-1` key file's name, revision and 32 bytes. */
 export interface RingKey {
@@ -92,8 +97,8 @@ export interface OpenError {
 export type OpenResult = { ok: true; value: Uint8Array } | { ok: false; error: OpenError };
 
 /** The 4-byte id of a ring key: the first 4 bytes of BLAKE2b-256 of its bytes. */
-export function ringKeyId(sodium: Sodium, key: Uint8Array): Uint8Array {
-  return sodium.crypto_generichash(32, key, null).slice(0, KEY_ID_BYTES);
+export function ringKeyId(key: Uint8Array): Uint8Array {
+  return blake2b(key, { dkLen: 32 }).slice(0, KEY_ID_BYTES);
 }
 
 /** A ring key as the keyring describes it, without its bytes: safe to log. */
@@ -116,7 +121,6 @@ interface Entry {
  * primary key and opens envelopes sealed with any key it holds.
  */
 export class Keyring {
-  readonly #sodium: Sodium;
   /** By key id read as a big-endian uint32. */
   readonly #byId = new Map<number, Entry>();
   readonly #primary: Entry | undefined;
@@ -128,8 +132,7 @@ export class Keyring {
    * @param primary the key that seals: `name-revision`, or a `name` (its latest revision among
    *   `keys`). @default the first of `keys`
    */
-  constructor(sodium: Sodium, keys: readonly RingKey[], primary?: string) {
-    this.#sodium = sodium;
+  constructor(keys: readonly RingKey[], primary?: string) {
     const entries: Entry[] = [];
     for (const ringKey of keys) {
       const label = formatNamedRevision(ringKey);
@@ -139,18 +142,18 @@ export class Keyring {
           `ring key ${label} is ${ringKey.key.length} bytes; a ring key (SYM-SEC-1) is ${RING_KEY_BYTES} bytes`,
         );
       }
-      const id = ringKeyId(sodium, ringKey.key);
+      const id = ringKeyId(ringKey.key);
       const slot = readUint32(id, 0);
       const existing = this.#byId.get(slot);
       if (existing !== undefined) {
-        if (sodium.memcmp(existing.key, ringKey.key)) continue;
+        if (equalBytes(existing.key, ringKey.key)) continue;
         throw new MurmurError(
           'CONFLICT',
           `ring keys ${formatNamedRevision(existing.info)} and ${label} differ but share the key id ${existing.info.id}; generate a new revision of one of them`,
         );
       }
       const entry: Entry = {
-        info: { name: ringKey.name, revision: ringKey.revision, id: sodium.to_hex(id) },
+        info: { name: ringKey.name, revision: ringKey.revision, id: toHexBytes(id) },
         id,
         key: ringKey.key.slice(),
       };
@@ -185,7 +188,7 @@ export class Keyring {
       out.set(plain, UNSEALED_OVERHEAD);
       return out;
     }
-    return sealEnvelope(this.#sodium, primary.id, primary.key, getRandomValues(new Uint8Array(NONCE_BYTES)), plain);
+    return sealEnvelope(primary.id, primary.key, getRandomValues(new Uint8Array(NONCE_BYTES)), plain);
   }
 
   /**
@@ -217,15 +220,11 @@ export class Keyring {
     }
     const entry = this.#byId.get(readUint32(bytes, KEY_ID_AT));
     if (entry === undefined) {
-      const id = this.#sodium.to_hex(bytes.subarray(KEY_ID_AT, NONCE_AT));
+      const id = toHexBytes(bytes.subarray(KEY_ID_AT, NONCE_AT));
       return fail('unknown-key', `sealed with ring key id ${id}, which this ring does not hold (it holds ${this.keys.map((k) => k.id).join(', ')})`);
     }
     try {
-      const value = this.#sodium.crypto_secretbox_open_easy(
-        bytes.subarray(CIPHERTEXT_AT),
-        bytes.subarray(NONCE_AT, CIPHERTEXT_AT),
-        entry.key,
-      );
+      const value = xsalsa20poly1305(entry.key, bytes.subarray(NONCE_AT, CIPHERTEXT_AT)).decrypt(bytes.subarray(CIPHERTEXT_AT));
       return { ok: true, value };
     } catch {
       return fail('bad-mac', `envelope failed authentication under ring key ${formatNamedRevision(entry.info)} (id ${entry.info.id}): damaged or forged`);
@@ -233,24 +232,24 @@ export class Keyring {
   }
 }
 
-/** A keyring, once libsodium has loaded. */
-export async function createKeyring(keys: readonly RingKey[], primary?: string): Promise<Keyring> {
-  return new Keyring(await loadSodium(), keys, primary);
+/** A keyring (async for callers written when it waited for libsodium's WebAssembly). */
+export function createKeyring(keys: readonly RingKey[], primary?: string): Promise<Keyring> {
+  return Promise.resolve(new Keyring(keys, primary));
 }
 
 /**
  * A sealed envelope with a given nonce. `Keyring.seal` calls this with a fresh random nonce;
  * tests call it to check fixed vectors. A nonce must never be used twice with the same key.
  */
-export function sealWithNonce(sodium: Sodium, ringKey: RingKey, nonce: Uint8Array, plain: Uint8Array): Uint8Array {
+export function sealWithNonce(ringKey: RingKey, nonce: Uint8Array, plain: Uint8Array): Uint8Array {
   if (ringKey.key.length !== RING_KEY_BYTES || nonce.length !== NONCE_BYTES) {
     throw new MurmurError('BAD_INPUT', `sealWithNonce: needs a ${RING_KEY_BYTES}-byte key and a ${NONCE_BYTES}-byte nonce`);
   }
-  return sealEnvelope(sodium, ringKeyId(sodium, ringKey.key), ringKey.key, nonce, plain);
+  return sealEnvelope(ringKeyId(ringKey.key), ringKey.key, nonce, plain);
 }
 
-function sealEnvelope(sodium: Sodium, id: Uint8Array, key: Uint8Array, nonce: Uint8Array, plain: Uint8Array): Uint8Array {
-  const boxed = sodium.crypto_secretbox_easy(plain, nonce, key);
+function sealEnvelope(id: Uint8Array, key: Uint8Array, nonce: Uint8Array, plain: Uint8Array): Uint8Array {
+  const boxed = xsalsa20poly1305(key, nonce).encrypt(plain);
   const out = new Uint8Array(CIPHERTEXT_AT + boxed.length);
   out[0] = ENVELOPE_MAGIC;
   out[1] = SEALED_VERSION;
@@ -288,4 +287,16 @@ function hexByte(byte: number | undefined): string {
 
 function fail(code: OpenErrorCode, message: string): OpenResult {
   return { ok: false, error: { code, message } };
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function toHexBytes(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  return out;
 }

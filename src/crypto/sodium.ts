@@ -5,8 +5,11 @@
  * The WebAssembly module is instantiated once per process by libsodium-wrappers itself; nothing
  * may call a primitive before `sodium.ready` settles. Code that needs libsodium either takes the
  * loaded module as a parameter (`Keyring`) or awaits `loadSodium()` (the key cache).
+ *
+ * The module is imported on first use, not with this file: its JavaScript and WebAssembly cost
+ * a process about 11 MB, which a Supervisor without a ring key or encrypted rumors never needs.
  */
-import sodium from 'libsodium-wrappers';
+import type sodium from 'libsodium-wrappers';
 
 /** The loaded libsodium module: pass this to constructors that need primitives. */
 export type Sodium = typeof sodium;
@@ -20,6 +23,9 @@ let loading: Promise<Sodium> | undefined;
 
 /** libsodium, ready to use. Every call returns the same promise. */
 export function loadSodium(): Promise<Sodium> {
-  loading ??= sodium.ready.then(() => sodium);
+  loading ??= import('libsodium-wrappers').then(async ({ default: lib }) => {
+    await lib.ready;
+    return lib;
+  });
   return loading;
 }
