@@ -5,8 +5,9 @@
  * - Rule `murmur/layer-imports`: a file under `src/<layer>/` may import, by relative path, only
  *   from its own folder and from the layers in `LAYERS[<layer>]`.
  * - `configs.layers`: flat-config objects that wire that rule together with ESLint's core
- *   `no-restricted-*` rules: only `net/` opens sockets, only `sup/` spawns processes, only
- *   `cli/` and `app/` print, and the gossip core takes time and randomness as inputs.
+ *   `no-restricted-*` rules: only `net/` opens sockets, only `sup/` (and `pkg/`, for plans)
+ *   spawns processes, only `cli/` and `app/` print, and the gossip core takes time and
+ *   randomness as inputs.
  *
  * Plain JavaScript (ESM) so that `eslint.config.js` loads it without a build step.
  */
@@ -176,8 +177,10 @@ const SOCKETS = restrict(
 );
 const CHILD_PROCESS = restrict(
   ['node:child_process', 'child_process'],
-  'Only src/sup/ spawns processes (ARCHITECTURE.md §3): take a process runner through deps instead.',
+  'Only src/sup/ spawns processes (and src/pkg/, which runs plans with bash; ARCHITECTURE.md §3): take a process runner through deps instead.',
 );
+/** Layers that may spawn processes: sup/ runs services and hooks; pkg/ sources plans with bash (a plan is a bash script). */
+const SPAWNERS = ['sup', 'pkg'];
 /** The gossip core is pure: it takes packets and timer firings with `now` and returns effects. */
 const GOSSIP_ONLY = [
   ...restrict(
@@ -209,13 +212,13 @@ const RANDOM_MESSAGE =
 function restrictedImportsFor(layer) {
   const paths = [];
   if (layer !== 'net') paths.push(...SOCKETS);
-  if (layer !== 'sup') paths.push(...CHILD_PROCESS);
+  if (layer === undefined || !SPAWNERS.includes(layer)) paths.push(...CHILD_PROCESS);
   if (layer === 'gossip') paths.push(...GOSSIP_ONLY);
   return ['error', { paths }];
 }
 
 /** Layers whose rules differ from the rest of src/ (each gets its own config object). */
-const SPECIAL = ['net', 'sup', 'gossip'];
+const SPECIAL = ['net', 'sup', 'pkg', 'gossip'];
 
 const plugin = {
   meta: { name: 'murmur', version: '0.1.0' },

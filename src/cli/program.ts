@@ -6,6 +6,8 @@ import { Command } from '@commander-js/extra-typings';
 import { addConfigCommands } from './config.js';
 import type { CliDeps } from './deps.js';
 import { addFileCommands } from './file.js';
+import { addOriginCommands } from './origin.js';
+import { addPkgCommands } from './pkg.js';
 import { addRingCommands } from './ring.js';
 import { addSimCommand } from './sim.js';
 import { addSupCommands } from './sup.js';
@@ -25,6 +27,8 @@ export function buildProgram(deps: CliDeps, name: string): Command {
   addConfigCommands(program, deps);
   addFileCommands(program, deps);
   addRingCommands(program, deps);
+  addOriginCommands(program, deps);
+  addPkgCommands(program, deps);
   addSimCommand(program, deps);
   return program;
 }

@@ -5,6 +5,7 @@
  * - `key-file.ts`: Habitat's text key format (`SYM-SEC-1`, `BOX-*-1`, `SIG-*-1`), pure.
  * - `key-cache.ts`: the key cache directory (`HAB_CACHE_KEY_PATH`, `$FS_ROOT/hab/cache/keys`):
  *   generate, import, export, latest revision; the layer's only file I/O.
+ * - `origin-key.ts`: origin signing key pairs (`SIG-SEC-1`, `SIG-PUB-1`), which sign `.hart` packages.
  * - `ring.ts`: the `Keyring` and the sealed envelope around every datagram and stream frame.
  *
  * Start reading at `ring.ts` for the wire, `key-file.ts` for compatibility with Habitat.
@@ -31,15 +32,30 @@ export {
   generateRingKey,
   importKey,
   keyCachePath,
+  keyRevisions,
   latestRingKey,
   readKeyFile,
   ringKeyRevisions,
   validateRingKeyName,
+  writeNewKey,
   type Env,
   type ImportResult,
   type RingKeyFile,
   type StoredKey,
 } from './key-cache.js';
+export {
+  ORIGIN_PUBLIC_HEADER,
+  ORIGIN_SECRET_HEADER,
+  exportOriginKey,
+  generateOriginKeyPair,
+  latestOriginPublicKey,
+  latestOriginSecretKey,
+  originPublicKey,
+  validateOriginName,
+  type OriginKeyPair,
+  type OriginPublicKey,
+  type OriginSecretKey,
+} from './origin-key.js';
 export {
   ENVELOPE_MAGIC,
   KEY_ID_BYTES,

@@ -102,6 +102,14 @@ export async function generateRingKey(dir: string, name: string, now: Date): Pro
 /** Revisions of ring key `name` in `dir`, newest first. A missing directory holds none. */
 export async function ringKeyRevisions(dir: string, name: string): Promise<string[]> {
   validateRingKeyName(name);
+  return keyRevisions(dir, name, RING_KEY_HEADER);
+}
+
+/**
+ * Revisions of key `name` in `dir` stored under `header`'s file extension, newest first. A missing
+ * directory holds none. (Both public key types use `.pub`; the header inside tells them apart.)
+ */
+export async function keyRevisions(dir: string, name: string, header: KeyHeader): Promise<string[]> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -110,7 +118,7 @@ export async function ringKeyRevisions(dir: string, name: string): Promise<strin
     throw ioError(`cannot list the key cache ${dir}`, err, `check that it is a directory readable by this user`);
   }
   const prefix = `${name}-`;
-  const suffix = `.${KEY_FORMATS[RING_KEY_HEADER].extension}`;
+  const suffix = `.${KEY_FORMATS[header].extension}`;
   const revisions: string[] = [];
   for (const file of names) {
     if (!file.startsWith(prefix) || !file.endsWith(suffix)) continue;
@@ -196,6 +204,16 @@ export async function readKeyFile(file: string, expect?: KeyHeader): Promise<Sto
 // ---------------------------------------------------------------------------------------------
 // Atomic, no-clobber writes
 // ---------------------------------------------------------------------------------------------
+
+/**
+ * Writes `key` to `dir` under its Habitat file name, with its type's mode, unless that file
+ * exists: 'created', or 'exists' (and nothing written). For other key types' generate functions.
+ */
+export async function writeNewKey(dir: string, key: KeyFile): Promise<{ outcome: 'created' | 'exists'; path: string }> {
+  const file = path.join(dir, keyFileName(key));
+  const mode = KEY_FORMATS[key.header].secret ? SECRET_MODE : PUBLIC_MODE;
+  return { outcome: await writeNewKeyFile(dir, file, formatKeyText(key), mode), path: file };
+}
 
 /**
  * Writes `text` to `file` unless `file` exists: 'created', or 'exists' (and nothing written).

@@ -198,6 +198,8 @@ describe('eslint.config.js keeps each layer to its capabilities', () => {
     const spawn = "import { spawn } from 'node:child_process';\nexport { spawn };\n";
     expect(await problems('src/net/udp.ts', sockets)).toEqual([]);
     expect(await problems('src/sup/hooks.ts', spawn)).toEqual([]);
+    expect(await problems('src/pkg/plan.ts', spawn)).toEqual([]);
+    expect(await problems('src/pkg/plan.ts', sockets)).toHaveLength(2);
     expect(await problems('src/sup/hooks.ts', sockets)).toHaveLength(2);
     expect(await problems('src/net/udp.ts', spawn)).toEqual([
       expect.objectContaining({ rule: 'no-restricted-imports', message: expect.stringContaining('Only src/sup/ spawns processes') }),
