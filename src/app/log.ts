@@ -5,14 +5,17 @@
 import type { LogFields, Logger } from '../core/index.js';
 
 export function lineLogger(write: (line: string) => void, bindings: LogFields = {}): Logger {
+  // A child may name its own preamble and log key: a service's lines read `redis.prod(SR): …`.
+  const preamble = typeof bindings.preamble === 'string' ? bindings.preamble : 'hab-sup';
+  const logkey = typeof bindings.logkey === 'string' ? bindings.logkey : 'MR';
   const line = (level: string, msg: string, fields?: LogFields): void => {
     const all = { ...bindings, ...fields };
     const tail = Object.entries(all)
-      .filter(([k]) => k !== 'component')
+      .filter(([k]) => k !== 'component' && k !== 'preamble' && k !== 'logkey')
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
-    const tag = level === 'info' ? 'MR' : level.toUpperCase();
-    write(`hab-sup(${tag}): ${msg}${tail ? ` ${tail}` : ''}`);
+    const tag = level === 'info' ? logkey : level.toUpperCase();
+    write(`${preamble}(${tag}): ${msg}${tail ? ` ${tail}` : ''}`);
   };
   return {
     debug: (msg, fields) => {

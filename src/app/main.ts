@@ -41,6 +41,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     ctlClient: (options) => new CtlClient(options),
     stdout: (s) => void process.stdout.write(s),
     stderr: (s) => void process.stderr.write(s),
+    stderrIsTTY: process.stderr.isTTY,
   };
   const program = buildProgram(deps, invokedName(argv[1]));
   try {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { serve, type ServerType } from '@hono/node-server';
 import type { SupRunRequest } from '../cli/sup.js';
 import { formatHostPort, parseHostPort, DEFAULT_PORTS } from '../cli/sup.js';
@@ -18,8 +18,22 @@ import { CtlGateway } from '../ctl/index.js';
 import { presets, type Sealer } from '../gossip/index.js';
 import { createGatewayMetrics, httpGateway } from '../http/index.js';
 import { monotonicClock, RealTimers, UdpTcpTransport } from '../net/index.js';
-import { loadOrCreateCtlSecret, Supervisor, supPaths } from '../sup/index.js';
+import { formatOutputLine, loadOrCreateCtlSecret, ServiceManager, Supervisor, supPaths, type ServicesApi } from '../sup/index.js';
 import { lineLogger } from './log.js';
+
+/** Before the manager exists (the HTTP gateway starts first): no services. */
+const NO_SERVICES: ServicesApi = {
+  load: () => Promise.reject(new MurmurError('IO', 'the Supervisor is starting')),
+  unload: () => Promise.reject(new MurmurError('IO', 'the Supervisor is starting')),
+  start: () => Promise.reject(new MurmurError('IO', 'the Supervisor is starting')),
+  stop: () => Promise.reject(new MurmurError('IO', 'the Supervisor is starting')),
+  services: () => [],
+  configShow: () => {
+    throw new MurmurError('IO', 'the Supervisor is starting');
+  },
+  groupProgress: () => [],
+  onCensusChange: () => () => {},
+};
 
 /** Random for the gossip core and member ids, seeded from the OS. */
 function osRandom(): Random {
@@ -143,7 +157,12 @@ export async function runSupervisor(request: SupRunRequest, env: Readonly<Record
   let httpLine: string | undefined;
   // The HTTP gateway's metrics read the ctl gateway's refusals once it exists (it starts after).
   let ctlGateway: CtlGateway | undefined = undefined;
-  const gatewaySource = { supervisor: () => supervisor, ctlUnauthorized: () => ctlGateway?.counters.unauthorized ?? 0 };
+  let services: ServiceManager | undefined = undefined;
+  const gatewaySource = {
+    supervisor: () => supervisor,
+    ctlUnauthorized: () => ctlGateway?.counters.unauthorized ?? 0,
+    ...{ services: (): ServicesApi => services ?? NO_SERVICES },
+  };
   const metrics = createGatewayMetrics(gatewaySource);
   supervisor.node.onEvent(metrics.onGossipEvent);
   if (request.listenHttp) {
@@ -160,13 +179,38 @@ export async function runSupervisor(request: SupRunRequest, env: Readonly<Record
   }
   // The control gateway, with the secret the local CLI reads from the same file (CTL_SECRET).
   const secret = await loadOrCreateCtlSecret(paths).catch(abandon);
-  const ctl = new CtlGateway({ supervisor, secret, log: log.child({ component: 'ctl' }) });
+  const manager = new ServiceManager(
+    { log, sink: (line) => out(formatOutputLine(line)), clock, wallNow: () => Date.now(), random: osRandom(), ring: supervisor },
+    { habRoot: paths.habRoot, specsDir: paths.specsDir, keyCacheDir: paths.keyCacheDir, env, org: null },
+  );
+  services = manager;
+  const ctl = new CtlGateway({ supervisor, secret, log: log.child({ component: 'ctl' }), services: manager });
   ctlGateway = ctl;
   const ctlAddress = await ctl.start(request.listenCtl).catch(abandon);
   // Printed before the http-gateway line: whoever waits for that line (tests, scripts) then has both.
   out(`hab-sup(MR): Starting ctl-gateway on ${formatHostPort(ctlAddress)}`);
   if (httpLine !== undefined) out(httpLine);
+  const advertised = advertisedAddress(request);
+  const httpAddr = http?.address();
+  supervisor.sysInfo = {
+    ip: advertised,
+    hostname: hostname(),
+    gossipIp: advertised,
+    gossipPort: bound.port,
+    httpGatewayIp: typeof httpAddr === 'object' && httpAddr ? httpAddr.address : '',
+    httpGatewayPort: typeof httpAddr === 'object' && httpAddr ? httpAddr.port : 0,
+    ctlGatewayIp: ctlAddress.host,
+    ctlGatewayPort: ctlAddress.port,
+  };
   supervisor.start();
+  await manager.open();
+  if (request.load) {
+    const load = request.load;
+    void manager.load(load).catch((err: unknown) => {
+      if (err instanceof MurmurError && err.code === 'CONFLICT') log.info('service already loaded: keeping its spec', { ident: load.ident });
+      else log.error('cannot load the service given to hab sup run', { ident: load.ident, error: (err as Error).message });
+    });
+  }
   if (request.peerWatchFile !== undefined) {
     const file = request.peerWatchFile;
     const reread = (): void => void readPeerFile(file, log).then((p) => supervisor.replaceSeeds(p));
@@ -182,6 +226,8 @@ export async function runSupervisor(request: SupRunRequest, env: Readonly<Record
     if (stopping) return;
     stopping = true;
     watcher?.close();
+    // Services stop first (shutdown signal, timeout, post-stop), while the ring still hears us.
+    await manager.close();
     if (graceful) {
       out('hab-sup(MR): Leaving the ring');
       await supervisor.term();

@@ -22,7 +22,7 @@
  *   `error`.
  */
 import type { MemberId } from '../core/index.js';
-import type { Health, MemberRumor, ServiceConfigRumor, ServiceFileRumor, ServiceRumor, SysInfo } from '../wire/index.js';
+import type { Health, MemberRumor, ServiceConfigRumor, ServiceFileRumor, ServiceHealth, ServiceRumor, ServiceState, SysInfo } from '../wire/index.js';
 import { parse as parseToml } from 'smol-toml';
 import type { RumorSource } from './counts.js';
 import { countRumors } from './counts.js';
@@ -96,6 +96,16 @@ export interface CensusMember {
   departed: boolean;
   /** The member's exported config (`pkg_exports`), parsed; `{}` when empty or unparsable. */
   cfg: TomlValue;
+  /** The service ran its `init` hook and came up at least once (Habitat's field). */
+  initialized: boolean;
+  /** Ours: the `hab config apply` version the member has applied (0: none). */
+  config_version: number;
+  /** Ours: the `hab file upload` versions written to its `files/`, by file name. */
+  file_versions: Record<string, number>;
+  /** Ours: the service's process, `up`, `starting` or `down`. */
+  process_state: ServiceState;
+  /** Ours: the last health check, `ok`, `warning`, `critical` or `unknown`. */
+  health_check: ServiceHealth;
 }
 
 export interface CensusGroup {
@@ -236,6 +246,11 @@ function toCensusMember(s: ServiceRumor, health: Health | undefined, record: Mem
     confirmed: health === 'confirmed',
     departed: health === 'departed',
     cfg: cfg.ok ? cfg.value : {},
+    initialized: s.initialized,
+    config_version: s.configVersion,
+    file_versions: Object.fromEntries(s.files.map((f) => [f.filename, f.version])),
+    process_state: s.state,
+    health_check: s.health,
   };
 }
 

@@ -19,10 +19,15 @@ export interface CliDeps {
   readStdin(): Promise<string>;
   /** Reads a whole file; rejects as `fs.readFile` does (`code: 'ENOENT'`, …). */
   readFile(path: string): Promise<Uint8Array>;
-  /** A client of a Supervisor's control gateway (config apply, file upload, sup depart). */
+  /** A client of a Supervisor's control gateway (config, file upload, sup depart, svc). */
   ctlClient(options: Pick<CtlClientOptions, 'address' | 'secret'>): CtlApi;
   /** Writes to standard output: reports and command results only. */
   stdout: (s: string) => void;
   /** Writes to standard error: errors, help after an error, progress. */
   stderr: (s: string) => void;
+  /**
+   * Standard error is a terminal: progress (`config apply --wait`) is one bar redrawn in place
+   * rather than a line per change. @default false
+   */
+  stderrIsTTY?: boolean;
 }

@@ -12,6 +12,7 @@ import { addRingCommands } from './ring.js';
 import { addSimCommand } from './sim.js';
 import { addSupCommands } from './sup.js';
 import { addSupCtlCommands } from './sup-ctl.js';
+import { addSvcCommands } from './svc.js';
 
 export type { CliDeps } from './deps.js';
 
@@ -24,6 +25,7 @@ export function buildProgram(deps: CliDeps, name: string): Command {
     .exitOverride()
     .showHelpAfterError(`(run '${name} --help' for usage)`);
   addSupCtlCommands(addSupCommands(program, deps), deps);
+  addSvcCommands(program, deps);
   addConfigCommands(program, deps);
   addFileCommands(program, deps);
   addRingCommands(program, deps);

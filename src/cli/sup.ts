@@ -1,14 +1,18 @@
 /**
  * `hab sup run` and `hab sup term`: parse Habitat's flags and environment into a
  * `SupRunRequest`; the Supervisor itself comes in through `CliDeps.runSupervisor`.
+ * `hab sup run [PKG_IDENT_OR_ARTIFACT]` takes `hab svc load`'s flags for that first service and
+ * carries them as `SupRunRequest.load`, checked as `hab svc load` checks them.
  *
  * Precedence for each listen address: the flag, then its `HAB_LISTEN_*` variable, then the
  * default. Ports default as Habitat's do: gossip 9638, HTTP 9631, control 9632.
  */
 import type { Command } from '@commander-js/extra-typings';
 import { MurmurError } from '../core/index.js';
+import type { LoadRequest } from '../ctl/client.js';
 import type { CliDeps } from './deps.js';
 import { ExitCode } from './errors.js';
+import { addLoadOptions, hasLoadOptions, parseLoadOptions, type LoadOptions } from './svc.js';
 
 export interface HostPort {
   host: string;
@@ -30,6 +34,12 @@ export interface SupRunRequest {
   ringKeyText: string | undefined;
   /** Gossip timing preset: `lan`, or `localTest` for many Supervisors on one machine. */
   gossipPreset: 'lan' | 'localTest';
+  /**
+   * `hab sup run IDENT [load flags]`: the service to load once the Supervisor runs, as
+   * `hab svc load IDENT [load flags]` would send it (a `.hart` path made absolute, flags
+   * checked). Absent without IDENT.
+   */
+  load?: LoadRequest;
 }
 
 export const DEFAULT_PORTS = { gossip: 9638, http: 9631, ctl: 9632 } as const;
@@ -76,7 +86,15 @@ export interface RawSupRunOptions {
   ring?: string;
 }
 
-export function parseSupRunOptions(raw: RawSupRunOptions, env: Readonly<Record<string, string | undefined>>): SupRunRequest {
+/**
+ * `hab sup run`'s flags, environment and optional PKG_IDENT_OR_ARTIFACT. Load flags without an
+ * IDENT are refused rather than ignored.
+ */
+export function parseSupRunOptions(raw: RawSupRunOptions & LoadOptions, env: Readonly<Record<string, string | undefined>>, ident?: string): SupRunRequest {
+  if (ident === undefined && hasLoadOptions(raw)) {
+    throw new MurmurError('BAD_INPUT', 'the load flags (--group, --topology, --strategy, --bind, --binding-mode, --health-check-interval, --shutdown-timeout, --config-from) need a package: hab sup run ORIGIN/NAME [flags]');
+  }
+  const load = ident === undefined ? undefined : parseLoadOptions(ident, raw, 'hab sup run');
   const pick = (flag: string | undefined, variable: string): [string, string] | undefined => {
     if (flag !== undefined) return [flag, `--${variable.replace('HAB_', '').toLowerCase().replace(/_/g, '-')}`];
     const v = env[variable];
@@ -110,6 +128,7 @@ export function parseSupRunOptions(raw: RawSupRunOptions, env: Readonly<Record<s
     ring: ringFlag,
     ringKeyText,
     gossipPreset: preset === 'lan' ? 'lan' : 'localTest',
+    ...(load ? { load } : {}),
   };
 }
 
@@ -118,9 +137,10 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 /** Adds `sup run` and `sup term`; returns the `sup` command for the others (`sup-ctl.ts`). */
 export function addSupCommands(program: Command, deps: CliDeps): Command {
   const sup = program.command('sup').description('the Supervisor: run one, stop one, depart a member, make a control secret');
-  sup
+  const run = sup
     .command('run')
-    .description('run a Supervisor: join the gossip ring and serve the HTTP and control gateways')
+    .description('run a Supervisor: join the gossip ring and serve the HTTP and control gateways; with PKG_IDENT_OR_ARTIFACT, load that service')
+    .argument('[pkg_ident_or_artifact]', 'a service to load at start: ORIGIN/NAME[/VERSION[/RELEASE]], or the path of a .hart')
     .option('--listen-gossip <addr>', 'gossip address, UDP and TCP on one port (HAB_LISTEN_GOSSIP; default 0.0.0.0:9638)')
     .option('--listen-http <addr>', 'HTTP gateway address (HAB_LISTEN_HTTP; default 0.0.0.0:9631)')
     .option('-D, --http-disable', 'do not start the HTTP gateway')
@@ -129,12 +149,12 @@ export function addSupCommands(program: Command, deps: CliDeps): Command {
     .option('-I, --permanent-peer', 'this Supervisor is a permanent peer: probed whatever its health')
     .option('--peer-watch-file <path>', 'a file of peers, one host[:port] per line, re-read when it changes')
     .option('--sys-ip-address <ip>', 'the address other members reach this one at')
-    .option('-r, --ring <name>', 'seal the ring with the latest revision of this ring key (HAB_RING)')
-    .action(async (opts) => {
-      const request = parseSupRunOptions(opts, deps.env);
-      const code = await deps.runSupervisor(request);
-      if (code !== 0) throw new ExitCode(code);
-    });
+    .option('-r, --ring <name>', 'seal the ring with the latest revision of this ring key (HAB_RING)');
+  addLoadOptions(run).action(async (ident, opts) => {
+    const request = parseSupRunOptions(opts, deps.env, ident);
+    const code = await deps.runSupervisor(request);
+    if (code !== 0) throw new ExitCode(code);
+  });
   sup
     .command('term')
     .description('stop the Supervisor of this FS_ROOT gracefully (it announces its departure)')

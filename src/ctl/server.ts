@@ -17,6 +17,12 @@
  *   the group (`hab file upload`).
  * - `POST /v1/sup/depart` `{member_id}`: depart that member from the ring (`hab sup depart`).
  * - `GET /v1/sup/status`: this member's id and incarnation, and the members it knows by health.
+ * - `POST /v1/config/apply` with `wait: true`: the same, then an NDJSON stream of the group's
+ *   progress until every live member has applied the version, or `timeout` seconds pass
+ *   (`hab config apply --wait`; see `waitForGroup`).
+ * - With a service manager (`deps.services`): `POST /v1/svc/load|unload|start|stop`,
+ *   `GET /v1/svc/status[?ident=]`, `GET /v1/config/show?ident=` (`hab svc …`, `hab config show`).
+ *   Without one they answer 404, as does `wait`.
  *
  * Answers: 200 with a JSON body; errors `{"error": {"code", "message"}}` with the status of the
  * `MurmurError` code (core/errors.ts): malformed JSON or a bad field 400 (naming the field), a
@@ -34,10 +40,22 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Clock, ErrorCode, Logger } from '../core/index.js';
 import { MurmurError, nullLogger } from '../core/index.js';
-import type { Published, SupervisorStatus } from '../sup/index.js';
-import { MAX_GOSSIP_PAYLOAD_BYTES } from '../sup/index.js';
-import type { ConfigApplyResponse, ErrorBody, FileUploadResponse, SupDepartResponse, SupStatusResponse } from './api.js';
-import { MAX_CTL_BODY_BYTES, ROUTES } from './api.js';
+import type { BindingMode, LoadRequest, LoadResult, Published, ServicesApi, ServiceStatus, SupervisorStatus, Topology, UpdateStrategy } from '../sup/index.js';
+import { BINDING_MODES, MAX_GOSSIP_PAYLOAD_BYTES, TOPOLOGIES, UPDATE_STRATEGIES } from '../sup/index.js';
+import type {
+  ConfigApplyEvent,
+  ConfigApplyResponse,
+  ConfigShowResponse,
+  ErrorBody,
+  FileUploadResponse,
+  PendingMember,
+  ServiceStatusJson,
+  SupDepartResponse,
+  SupStatusResponse,
+  SvcLoadResponse,
+  SvcStatusResponse,
+} from './api.js';
+import { DEFAULT_WAIT_TIMEOUT_SEC, MAX_CTL_BODY_BYTES, MAX_WAIT_TIMEOUT_SEC, NDJSON_CONTENT_TYPE, ROUTES } from './api.js';
 
 /** What the gateway needs of a Supervisor (`sup/supervisor.ts` implements it). */
 export interface CtlSupervisor {
@@ -50,10 +68,15 @@ export interface CtlSupervisor {
 
 export interface CtlGatewayDeps {
   supervisor: CtlSupervisor;
+  /**
+   * The service manager (`hab svc …`, `config show`, `config apply --wait`). Absent: those routes
+   * answer 404 NOT_FOUND.
+   */
+  services?: ServicesApi | undefined;
   /** The `CTL_SECRET` every request must present. */
   secret: string;
   log?: Logger;
-  /** For the rate limit of the refusal log (ms). @default Date.now */
+  /** For the rate limit of the refusal log and the services' elapsed seconds (ms). @default Date.now */
   clock?: Clock;
 }
 
@@ -73,6 +96,11 @@ const REFUSAL_LOG_INTERVAL_MS = 60_000;
 const REFUSAL_LOG_MAX_ADDRESSES = 1024;
 /** How long `stop` waits for requests in flight before closing their connections (ms). */
 const STOP_GRACE_MS = 2000;
+/**
+ * `config apply --wait` re-reads the group's progress this often (ms) besides on every census
+ * change, so that a change the census does not announce is still seen.
+ */
+const WAIT_RECHECK_MS = 500;
 
 type Env = { Bindings: HttpBindings };
 
@@ -153,8 +181,63 @@ export class CtlGateway {
 
     app.post(ROUTES.configApply, async (c) => {
       const body = await readObject(c);
-      const done = sup.applyConfig(text(body, 'service_group'), num(body, 'version'), text(body, 'config'));
-      return c.json<ConfigApplyResponse>({ service_group: done.group, version: done.version, bytes: done.bytes, member_id: sup.id });
+      const group = text(body, 'service_group');
+      const version = num(body, 'version');
+      const config = text(body, 'config');
+      const wait = optional(body, 'wait', 'boolean') ?? false;
+      const timeout = optional(body, 'timeout', 'number');
+      if (timeout !== undefined && !wait) throw new MurmurError('BAD_INPUT', 'timeout is only meaningful with wait: true');
+      if (timeout !== undefined && !(timeout > 0 && timeout <= MAX_WAIT_TIMEOUT_SEC)) {
+        throw new MurmurError('BAD_INPUT', `timeout must be above 0 and at most ${MAX_WAIT_TIMEOUT_SEC} seconds, got ${timeout}`);
+      }
+      // Refuse before publishing: a wait that cannot be served must not leave a half-done apply.
+      const services = wait ? this.services() : undefined;
+      const done = sup.applyConfig(group, version, config);
+      const applied: ConfigApplyResponse = { service_group: done.group, version: done.version, bytes: done.bytes, member_id: sup.id };
+      if (!services) return c.json<ConfigApplyResponse>(applied);
+      return waitForGroup(services, applied, timeout ?? DEFAULT_WAIT_TIMEOUT_SEC, c.req.raw.signal, this.log);
+    });
+
+    app.get(ROUTES.configShow, (c) => {
+      const ident = query(c, 'ident');
+      return c.json<ConfigShowResponse>({ ident, toml: this.services().configShow(ident) });
+    });
+
+    app.post(ROUTES.svcLoad, async (c) => {
+      const services = this.services();
+      const result = await services.load(loadRequest(await readObject(c)));
+      return c.json<SvcLoadResponse>(toLoadJson(result));
+    });
+
+    app.post(ROUTES.svcUnload, async (c) => {
+      const services = this.services();
+      const body = await readObject(c);
+      allowOnly(body, ['ident', 'shutdown_timeout']);
+      const status = await services.unload(text(body, 'ident'), optional(body, 'shutdown_timeout', 'number'));
+      return c.json<ServiceStatusJson>(toStatusJson(status, this.clock.now()));
+    });
+
+    app.post(ROUTES.svcStart, async (c) => {
+      const services = this.services();
+      const body = await readObject(c);
+      allowOnly(body, ['ident']);
+      const status = await services.start(text(body, 'ident'));
+      return c.json<ServiceStatusJson>(toStatusJson(status, this.clock.now()));
+    });
+
+    app.post(ROUTES.svcStop, async (c) => {
+      const services = this.services();
+      const body = await readObject(c);
+      allowOnly(body, ['ident', 'shutdown_timeout']);
+      const status = await services.stop(text(body, 'ident'), optional(body, 'shutdown_timeout', 'number'));
+      return c.json<ServiceStatusJson>(toStatusJson(status, this.clock.now()));
+    });
+
+    app.get(ROUTES.svcStatus, (c) => {
+      const ident = c.req.query('ident');
+      const now = this.clock.now();
+      const list = this.services().services(ident === undefined || ident === '' ? undefined : ident);
+      return c.json<SvcStatusResponse>({ services: list.map((s) => toStatusJson(s, now)) });
     });
 
     app.post(ROUTES.fileUpload, async (c) => {
@@ -183,7 +266,7 @@ export class CtlGateway {
       errorResponse(
         c,
         'NOT_FOUND',
-        `no route ${c.req.method} ${c.req.path}; the routes are POST ${ROUTES.configApply}, POST ${ROUTES.fileUpload}, POST ${ROUTES.supDepart}, GET ${ROUTES.supStatus}`,
+        `no route ${c.req.method} ${c.req.path}; the routes are ${ROUTE_LIST}`,
       ),
     );
 
@@ -199,6 +282,13 @@ export class CtlGateway {
       return errorResponse(c, 'INTERNAL', `internal error: ${err.message}`);
     });
     return app;
+  }
+
+  /** The service manager, or NOT_FOUND when this Supervisor has none. */
+  private services(): ServicesApi {
+    const services = this.deps.services;
+    if (!services) throw new MurmurError('NOT_FOUND', 'this Supervisor has no service manager');
+    return services;
   }
 
   /** Throws UNAUTHORIZED unless the request carries this gateway's secret; counts and logs refusals. */
@@ -234,6 +324,187 @@ export class CtlGateway {
   }
 }
 
+/** Every route, for the 404 message. */
+const ROUTE_LIST = [
+  `POST ${ROUTES.configApply}`,
+  `GET ${ROUTES.configShow}?ident=`,
+  `POST ${ROUTES.fileUpload}`,
+  `POST ${ROUTES.supDepart}`,
+  `GET ${ROUTES.supStatus}`,
+  `POST ${ROUTES.svcLoad}`,
+  `POST ${ROUTES.svcUnload}`,
+  `POST ${ROUTES.svcStart}`,
+  `POST ${ROUTES.svcStop}`,
+  `GET ${ROUTES.svcStatus}[?ident=]`,
+].join(', ');
+
+/**
+ * The `config apply --wait` stream: `applied`, then `progress` whenever the set of live members
+ * that have applied `version` changes, then `done` when all have, or `timeout` naming the others.
+ * Progress is read from `groupProgress` on every census change and every `WAIT_RECHECK_MS` as a
+ * backstop. A group with no live member ends at once: the config is kept for when one loads.
+ * The subscription, the timers and the stream end together: when the last line is written, or
+ * when the client goes away (the body is cancelled, or the request aborted).
+ */
+function waitForGroup(services: ServicesApi, applied: ConfigApplyResponse, timeoutSec: number, signal: AbortSignal | undefined, log: Logger): Response {
+  const group = applied.service_group;
+  const version = applied.version;
+  const encoder = new TextEncoder();
+  let stop = (): void => {};
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      let finished = false;
+      let lastKey: string | undefined;
+      /** What `finish` undoes: the subscription, the timers, the abort listener. */
+      const cleanups: (() => void)[] = [];
+      const send = (event: ConfigApplyEvent): void => controller.enqueue(encoder.encode(`${JSON.stringify(event)}\n`));
+      const progress = () => {
+        const live = services.groupProgress(group).filter((m) => m.live);
+        const pending: PendingMember[] = live.filter((m) => m.configVersion < version).map((m) => ({ member_id: m.memberId, host: m.host }));
+        return { total: live.length, done: live.length - pending.length, pending };
+      };
+      const finish = (event: ConfigApplyEvent | undefined): void => {
+        if (finished) return;
+        finished = true;
+        for (const undo of cleanups.splice(0)) undo();
+        if (event) send(event);
+        // End the response, so that the connection is free again; after `cancel` it is closed already.
+        try {
+          controller.close();
+        } catch {
+          // cancelled: nothing to end
+        }
+      };
+      const check = (atDeadline = false): void => {
+        if (finished) return;
+        let p: ReturnType<typeof progress>;
+        try {
+          p = progress();
+        } catch (err) {
+          const code: ErrorCode = err instanceof MurmurError ? err.code : 'INTERNAL';
+          if (code === 'INTERNAL') log.error('config apply --wait failed', { group, error: (err as Error).message });
+          finish({ type: 'error', error: { code, message: (err as Error).message } });
+          return;
+        }
+        if (p.total === 0) {
+          const note = `no live member runs ${group} yet: the config is kept, and a service of the group uses it when it loads`;
+          finish({ type: 'done', service_group: group, version, done: 0, total: 0, note });
+        } else if (p.pending.length === 0) {
+          finish({ type: 'done', service_group: group, version, done: p.done, total: p.total });
+        } else if (atDeadline) {
+          finish({ type: 'timeout', service_group: group, version, timeout: timeoutSec, ...p });
+        } else {
+          const key = `${p.total}:${p.pending.map((m) => m.member_id).join(',')}`;
+          if (key !== lastKey) {
+            lastKey = key;
+            send({ type: 'progress', service_group: group, version, ...p });
+          }
+        }
+      };
+      stop = () => finish(undefined);
+      send({ type: 'applied', ...applied });
+      const recheck = setInterval(() => check(), WAIT_RECHECK_MS);
+      cleanups.push(() => clearInterval(recheck));
+      const deadline = setTimeout(() => check(true), timeoutSec * 1000);
+      cleanups.push(() => clearTimeout(deadline));
+      if (signal) {
+        signal.addEventListener('abort', stop);
+        cleanups.push(() => signal.removeEventListener('abort', stop));
+      }
+      const unsubscribe = services.onCensusChange(() => check());
+      // A listener called while subscribing may have finished the stream already.
+      if (finished) unsubscribe();
+      else cleanups.push(unsubscribe);
+      check();
+    },
+    cancel() {
+      stop();
+    },
+  });
+  return new Response(body, { status: 200, headers: { 'Content-Type': NDJSON_CONTENT_TYPE, 'Cache-Control': 'no-store' } });
+}
+
+function toStatusJson(s: ServiceStatus, now: number): ServiceStatusJson {
+  const since = s.stateEnteredMs ?? (s.state !== 'down' ? s.startedAtMs : null);
+  return {
+    ident: s.ident,
+    spec_ident: s.specIdent,
+    service_group: s.serviceGroup,
+    topology: s.topology,
+    binding_mode: s.bindingMode,
+    binds: s.binds,
+    desired_state: s.desired,
+    state: s.state,
+    pid: s.pid,
+    started_at_ms: s.startedAtMs,
+    elapsed_sec: since === null ? null : Math.max(0, Math.floor((now - since) / 1000)),
+    config_version: s.configVersion,
+    files: s.files.map((f) => ({ filename: f.filename, version: f.version })),
+    health: s.health,
+    last_error: s.lastError,
+    health_check_interval: s.healthCheckIntervalSec,
+    svc_path: s.svcPath,
+    pkg_path: s.pkgPath,
+  };
+}
+
+function toLoadJson(r: LoadResult): SvcLoadResponse {
+  const spec = r.spec;
+  return {
+    spec: {
+      ident: spec.ident,
+      group: spec.group,
+      org: spec.org,
+      bldr_url: spec.bldrUrl,
+      channel: spec.channel,
+      topology: spec.topology,
+      update_strategy: spec.updateStrategy,
+      update_condition: spec.updateCondition,
+      binds: spec.binds,
+      binding_mode: spec.bindingMode,
+      config_from: spec.configFrom,
+      desired_state: spec.desiredState,
+      shutdown_timeout: spec.shutdownTimeoutSec,
+      health_check_interval: spec.healthCheckIntervalSec,
+    },
+    ident: r.ident,
+    service_group: r.serviceGroup,
+    reloaded: r.reloaded,
+  };
+}
+
+const LOAD_FIELDS = ['ident', 'group', 'topology', 'strategy', 'binds', 'binding_mode', 'health_check_interval', 'shutdown_timeout', 'config_from', 'force'];
+
+/** `POST /v1/svc/load`'s body as a `LoadRequest`: types and names checked; values are the manager's to judge. */
+function loadRequest(body: JsonObject): LoadRequest {
+  allowOnly(body, LOAD_FIELDS);
+  const request: LoadRequest = { ident: text(body, 'ident') };
+  const group = optional(body, 'group', 'string');
+  if (group !== undefined) request.group = group;
+  const topology = oneOf<Topology>(body, 'topology', TOPOLOGIES);
+  if (topology !== undefined) request.topology = topology;
+  const strategy = oneOf<UpdateStrategy>(body, 'strategy', UPDATE_STRATEGIES);
+  if (strategy !== undefined) request.strategy = strategy;
+  const bindingMode = oneOf<BindingMode>(body, 'binding_mode', BINDING_MODES);
+  if (bindingMode !== undefined) request.bindingMode = bindingMode;
+  const binds = body.binds;
+  if (binds !== undefined) {
+    if (!Array.isArray(binds) || binds.some((b) => typeof b !== 'string')) {
+      throw new MurmurError('BAD_INPUT', 'binds must be an array of "NAME:SERVICE.GROUP[@ORG]" strings');
+    }
+    request.binds = binds as string[];
+  }
+  const interval = optional(body, 'health_check_interval', 'number');
+  if (interval !== undefined) request.healthCheckIntervalSec = interval;
+  const shutdown = optional(body, 'shutdown_timeout', 'number');
+  if (shutdown !== undefined) request.shutdownTimeoutSec = shutdown;
+  const configFrom = optional(body, 'config_from', 'string');
+  if (configFrom !== undefined) request.configFrom = configFrom;
+  const force = optional(body, 'force', 'boolean');
+  if (force !== undefined) request.force = force;
+  return request;
+}
+
 function formatAddress(a: ListenAddress): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
@@ -264,11 +535,41 @@ async function readObject(c: Context<Env>): Promise<JsonObject> {
   return value as JsonObject;
 }
 
-function field(body: JsonObject, name: string, type: 'string' | 'number'): unknown {
+type FieldType = 'string' | 'number' | 'boolean';
+type TypeOf<T extends FieldType> = T extends 'string' ? string : T extends 'number' ? number : boolean;
+
+function field(body: JsonObject, name: string, type: FieldType): unknown {
   const v = body[name];
   if (v === undefined) throw new MurmurError('BAD_INPUT', `${name} is missing: expected a ${type}`);
   const got = v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
   if (got !== type) throw new MurmurError('BAD_INPUT', `${name} must be a ${type}, got ${got}`);
+  return v;
+}
+
+/** An optional field: undefined when absent, else it must have `type`. */
+function optional<T extends FieldType>(body: JsonObject, name: string, type: T): TypeOf<T> | undefined {
+  return body[name] === undefined ? undefined : (field(body, name, type) as TypeOf<T>);
+}
+
+/** An optional string field that must be one of `allowed`. */
+function oneOf<T extends string>(body: JsonObject, name: string, allowed: readonly T[]): T | undefined {
+  const v = optional(body, name, 'string');
+  if (v !== undefined && !(allowed as readonly string[]).includes(v)) {
+    throw new MurmurError('BAD_INPUT', `${name} must be ${allowed.join(' or ')}, got ${JSON.stringify(v)}`);
+  }
+  return v as T | undefined;
+}
+
+/** Refuses fields the route does not know, so that a misspelt one is not ignored in silence. */
+function allowOnly(body: JsonObject, names: readonly string[]): void {
+  const unknown = Object.keys(body).filter((k) => !names.includes(k));
+  if (unknown.length > 0) throw new MurmurError('BAD_INPUT', `unknown field ${unknown.map((k) => JSON.stringify(k)).join(', ')}; the fields are ${names.join(', ')}`);
+}
+
+/** A required query parameter. */
+function query(c: Context<Env>, name: string): string {
+  const v = c.req.query(name);
+  if (v === undefined || v === '') throw new MurmurError('BAD_INPUT', `${name} is missing: add ?${name}=ORIGIN/NAME to the path`);
   return v;
 }
 

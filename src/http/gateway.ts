@@ -3,7 +3,8 @@
  * (reference §5). Routes are a Hono app over a source that is read at request time, so tests can
  * call `app.request()` without a socket; the factory starts nothing and subscribes to nothing.
  *
- * Routes: `/` (this index as JSON), `/census`, `/butterfly`, `/metrics`. Unknown routes answer a
+ * Routes: `/` (this index as JSON), `/census`, `/butterfly`, `/metrics`, and `/services` with the
+ * routes under it (`services.ts`). Unknown routes answer a
  * JSON 404 that lists the routes. With `authToken` (Habitat's `HAB_SUP_GATEWAY_AUTH_TOKEN`) every
  * route, the 404 included, wants `Authorization: Bearer <token>`, else 401 with an empty body.
  * `docs/http.md` documents each answer.
@@ -14,6 +15,7 @@ import { requireBearer } from './auth.js';
 import { butterflyJson } from './butterfly.js';
 import type { GatewayMetrics } from './metrics.js';
 import { createGatewayMetrics } from './metrics.js';
+import { addServiceRoutes } from './services.js';
 import type { GatewaySource } from './source.js';
 
 export interface GatewayOptions {
@@ -35,6 +37,10 @@ export const GATEWAY_ROUTES: readonly { path: string; description: string }[] = 
   { path: '/census', description: 'service groups: config, files and population (Habitat census JSON)' },
   { path: '/butterfly', description: 'gossip state: members, health and every rumor store (Habitat butterfly JSON)' },
   { path: '/metrics', description: 'Prometheus metrics (text format)' },
+  { path: '/services', description: 'the services loaded on this Supervisor (Habitat services JSON)' },
+  { path: '/services/{svc}/{group}[/{org}]', description: 'one loaded service; 404 when its group is not loaded here' },
+  { path: '/services/{svc}/{group}[/{org}]/config', description: "a loaded service's config, every layer merged" },
+  { path: '/services/{svc}/{group}[/{org}]/health', description: 'its last health check: 200 OK or WARNING, 503 CRITICAL, 500 UNKNOWN' },
 ];
 
 export function httpGateway(source: GatewaySource, opts: GatewayOptions = {}): Hono {
@@ -51,6 +57,7 @@ export function httpGateway(source: GatewaySource, opts: GatewayOptions = {}): H
     const text = await metrics.registry.metrics();
     return c.body(text, 200, { 'Content-Type': metrics.registry.contentType });
   });
+  addServiceRoutes(app, source);
   app.notFound((c) => c.json({ error: 'not found', path: c.req.path, routes: GATEWAY_ROUTES.map((r) => r.path) }, 404));
   return app;
 }

@@ -6,4 +6,5 @@ export * from './source.js';
 export * from './auth.js';
 export * from './butterfly.js';
 export * from './metrics.js';
+export * from './services.js';
 export * from './gateway.js';

@@ -4,7 +4,7 @@
  * `supervisor()` at request time, so every answer is built from the state of that moment.
  */
 import type { MemberId } from '../core/index.js';
-import type { Health, MemberRumor, Rumor, Supervisor } from '../sup/index.js';
+import type { Health, MemberRumor, Rumor, ServicesApi, Supervisor } from '../sup/index.js';
 
 /** The part of a gossip core the gateway reads (a `GossipCore` fits). */
 export interface GatewayCore {
@@ -31,4 +31,9 @@ export interface GatewaySource {
    * (`hab_sup_ctl_unauthorized_total`). Absent: the metric reads 0.
    */
   ctlUnauthorized?: () => number;
+  /**
+   * The service manager, read at request time (`/services` and the routes under it). Absent:
+   * `/services` is an empty list and every service is not found.
+   */
+  services?: () => ServicesApi;
 }

@@ -17,7 +17,9 @@ import type { Clock, Logger, MemberId, Random } from '../core/index.js';
 import { MurmurError } from '../core/index.js';
 import type { GossipEvent, GossipOptions, Sealer, TimerService, Transport } from '../gossip/index.js';
 import { GossipCore, GossipNode, keyOf, versionOf } from '../gossip/index.js';
-import type { Health, PeerAddress, Rumor } from '../wire/index.js';
+import type { Census } from '../census/index.js';
+import { buildCensus } from '../census/index.js';
+import type { Health, PeerAddress, Rumor, ServiceConfigRumor, ServiceFileRumor, ServiceRumor, SysInfo } from '../wire/index.js';
 import { ensureDir } from './files.js';
 import type { Lock } from './lock.js';
 import { acquireLock } from './lock.js';
@@ -240,6 +242,66 @@ export class Supervisor {
   }
 
   /** The version of the config or file rumor (or its tombstone) held under `key`, if any. */
+  // ------------------------------------------------------------------ the ring, as services see it
+
+  /** This Supervisor's addresses for templates and service rumors; set by the composition root once the gateways listen. */
+  sysInfo: SysInfo = { ip: '', hostname: '', gossipIp: '', gossipPort: 0, httpGatewayIp: '', httpGatewayPort: 0, ctlGatewayIp: '', ctlGatewayPort: 0 };
+
+  get memberId(): MemberId {
+    return this.id;
+  }
+
+  get permanent(): boolean {
+    return this.opts.permanent;
+  }
+
+  sys(): SysInfo {
+    return this.sysInfo;
+  }
+
+  config(serviceGroup: string): ServiceConfigRumor | undefined {
+    const r = this.core.store.get(keyOf('service-config', serviceGroup, 'service_config'))?.rumor;
+    return r?.kind === 'service-config' ? r : undefined;
+  }
+
+  files(serviceGroup: string): ServiceFileRumor[] {
+    const out: ServiceFileRumor[] = [];
+    for (const { rumor } of this.core.store.values()) if (rumor.kind === 'service-file' && rumor.group === serviceGroup) out.push(rumor);
+    return out.sort((a, b) => (a.filename < b.filename ? -1 : 1));
+  }
+
+  serviceRumor(serviceGroup: string, memberId: MemberId): ServiceRumor | undefined {
+    const r = this.core.store.get(keyOf('service', serviceGroup, memberId))?.rumor;
+    return r?.kind === 'service' ? r : undefined;
+  }
+
+  census(): Census {
+    return buildCensus(this.core, this.id);
+  }
+
+  /** Publishes this member's rumor for a service, one incarnation above whatever the ring holds for it. */
+  publishService(rumor: Omit<ServiceRumor, 'incarnation' | 'kind' | 'memberId'>): void {
+    if (this.closed) return;
+    const held = this.heldVersion(keyOf('service', rumor.group, this.id)) ?? 0;
+    this.publish({ kind: 'service', memberId: this.id, incarnation: held + 1, ...rumor });
+  }
+
+  /** Unload: a tombstone takes this member's service rumor for the group out of every census. */
+  withdrawService(serviceGroup: string): void {
+    if (this.closed) return;
+    const held = this.heldVersion(keyOf('service', serviceGroup, this.id));
+    if (held === undefined) return;
+    this.publish({ kind: 'tombstone', target: 'service', group: serviceGroup, id: this.id, version: held });
+  }
+
+  /** Calls `listener` after any rumor that services render from changed (services, config, files, members, elections). */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private readonly changeListeners = new Set<() => void>();
+
   private heldVersion(key: string): number | undefined {
     const held = this.core.store.get(key)?.rumor;
     return held === undefined ? undefined : versionOf(held);
@@ -270,11 +332,16 @@ export class Supervisor {
     }
   }
 
+  private changed(): void {
+    for (const listener of this.changeListeners) listener();
+  }
+
   private onEvent(e: GossipEvent): void {
     switch (e.type) {
       case 'rumor-changed':
         this.dirty = true;
         this.logReceived(e.rumor);
+        this.changed();
         break;
       case 'refuted':
         this.dirty = true;
@@ -287,6 +354,7 @@ export class Supervisor {
       case 'member-removed':
         this.dirty = true;
         this.deps.log.info(e.type.replace('member-', 'member '), { member: 'member' in e ? e.member.id : e.id });
+        this.changed();
         break;
       case 'self-departed':
         this.deps.log.warn('this Supervisor was departed from the ring (hab sup depart): stopping');

@@ -44,6 +44,15 @@ async function run(args: string[], opts: { env?: Record<string, string>; files?:
         uploadFile: (g, v, f, b) => record(['uploadFile', g, v, f, new TextDecoder().decode(b)], { service_group: g, version: v, filename: f, bytes: b.length, member_id: 'a'.repeat(32) }),
         depart: (m) => record(['depart', m], { member_id: m, already_departed: false }),
         status: () => Promise.reject(new Error('not in this test')),
+        applyConfigWait: () => {
+          throw new Error('not in this test');
+        },
+        configShow: () => Promise.reject(new Error('not in this test')),
+        loadService: () => Promise.reject(new Error('not in this test')),
+        unloadService: () => Promise.reject(new Error('not in this test')),
+        startService: () => Promise.reject(new Error('not in this test')),
+        stopService: () => Promise.reject(new Error('not in this test')),
+        serviceStatus: () => Promise.reject(new Error('not in this test')),
       };
       return api;
     },

@@ -115,3 +115,64 @@ describe('resolveCtlSecret', () => {
     expect(err.message).toContain('/hab/sup/default/CTL_SECRET');
   });
 });
+
+describe('CtlClient.applyConfigWait over NDJSON', () => {
+  /** A server that answers POST /v1/config/apply with `chunks`, written one by one with pauses. */
+  async function serving(chunks: (string | Buffer)[], contentType = 'application/x-ndjson') {
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': contentType });
+      void (async () => {
+        for (const chunk of chunks) {
+          res.write(chunk);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        res.end();
+      })();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    return { client: new CtlClient({ address: `127.0.0.1:${port}`, secret: SECRET }), close: () => new Promise<void>((r) => server.close(() => r())) };
+  }
+
+  async function collect(iterable: AsyncIterable<unknown>): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for await (const e of iterable) out.push(e);
+    return out;
+  }
+
+  test('lines split across chunks, several lines in one chunk, and a UTF-8 character split in two all parse', async () => {
+    const applied = '{"type":"applied","service_group":"café.prod","version":2,"bytes":5,"member_id":"x"}\n';
+    const bytes = Buffer.from(applied, 'utf8');
+    const cut = bytes.indexOf(Buffer.from('é', 'utf8')) + 1; // inside the two bytes of é
+    const progress = '{"type":"progress","service_group":"café.prod","version":2,"done":0,"total":1,"pending":[]}\n';
+    const done = '{"type":"done","service_group":"café.prod","version":2,"done":1,"total":1}';
+    const { client, close } = await serving([bytes.subarray(0, cut), bytes.subarray(cut), `\n${progress}${done.slice(0, 10)}`, `${done.slice(10)}\n`]);
+    try {
+      const events = await collect(client.applyConfigWait('café.prod', 2, 'a = 1'));
+      expect(events).toEqual([JSON.parse(applied), JSON.parse(progress), JSON.parse(done)]);
+    } finally {
+      await close();
+    }
+  });
+
+  test('a stream that ends before done or timeout is an IO error saying the config was applied', async () => {
+    const { client, close } = await serving(['{"type":"applied","service_group":"redis.prod","version":2,"bytes":5,"member_id":"x"}\n']);
+    try {
+      await expect(collect(client.applyConfigWait('redis.prod', 2, 'a = 1'))).rejects.toThrow(/ended the progress stream before redis\.prod finished; the config was applied/);
+    } finally {
+      await close();
+    }
+  });
+
+  test('a Supervisor that answers one JSON object instead of a stream is an IO error', async () => {
+    const { client, close } = await serving(['{"service_group":"redis.prod","version":2,"bytes":5,"member_id":"x"}'], 'application/json');
+    try {
+      const err = await rejection(collect(client.applyConfigWait('redis.prod', 2, 'a = 1')));
+      expect(err.code).toBe('IO');
+      expect(err.message).toMatch(/applied version 2 to redis\.prod but does not report the group's progress/);
+    } finally {
+      await close();
+    }
+  });
+});

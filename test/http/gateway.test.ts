@@ -13,6 +13,8 @@ import { SimCluster } from '../../src/testkit/index.js';
 import { info } from '../gossip/fixtures.js';
 import { BOX, config, file, service } from '../census/fixtures.js';
 
+const SERVICE_ROUTES = ['/services', '/services/{svc}/{group}[/{org}]', '/services/{svc}/{group}[/{org}]/config', '/services/{svc}/{group}[/{org}]/health'];
+
 /** A member of the cluster, seen as the gateway sees a Supervisor. */
 function sourceOf(m: SimMember, extra: Partial<GatewaySource> = {}): GatewaySource {
   return { supervisor: (): GatewaySupervisor => ({ core: m.core, node: m.node! }), ...extra };
@@ -161,14 +163,14 @@ describe('index and unknown routes', () => {
     const res = await httpGateway(sourceOf(a)).request('/');
     expect(res.status).toBe(200);
     const body = (await res.json()) as { routes: { path: string }[] };
-    expect(body.routes.map((r) => r.path)).toEqual(['/', '/census', '/butterfly', '/metrics']);
+    expect(body.routes.map((r) => r.path)).toEqual(['/', '/census', '/butterfly', '/metrics', ...SERVICE_ROUTES]);
   });
 
   test('an unknown route answers a JSON 404 that lists the routes', async () => {
     const { a } = cluster();
     const res = await httpGateway(sourceOf(a)).request('/services/nope');
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ error: 'not found', path: '/services/nope', routes: ['/', '/census', '/butterfly', '/metrics'] });
+    expect(await res.json()).toEqual({ error: 'not found', path: '/services/nope', routes: ['/', '/census', '/butterfly', '/metrics', ...SERVICE_ROUTES] });
   });
 });
 

@@ -1,0 +1,480 @@
+/**
+ * One loaded service: its package, its config layers, its rendered templates and hooks, its
+ * gossiped files, its process, and the `service` rumor that tells the ring about it (reference
+ * §7). The manager (`manager.ts`) creates one per spec and calls `update()` whenever something
+ * it renders from may have changed: the spec, the group's gossiped config or files, the census
+ * (members, leaders, binds), `user.toml`.
+ *
+ * An update is a pass over everything, never a patch: merge the layers, build the template
+ * context, render `hooks/` and `config/` (a file is written only when its bytes change), write
+ * gossiped files, then act as Habitat does (`decideTemplateUpdate`): start, restart, run
+ * `reconfigure`, run `file-updated`, or nothing. Updates of one service never overlap: each waits
+ * for the one before. A pass that fails (a template that does not render, a `user.toml` that is
+ * not TOML) changes nothing: the service keeps running on its last good config, and the error is
+ * logged once and shown in `/services` (`lastError`) until a later pass succeeds.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Census, CensusGroup } from '../census/index.js';
+import type { Clock, Logger, MemberId, Random } from '../core/index.js';
+import { MurmurError } from '../core/index.js';
+import type { InstalledPackage } from '../pkg/index.js';
+import type { FileVersion, ServiceConfigRumor, ServiceFileRumor, ServiceHealth, ServiceRumor, ServiceState, SysInfo } from '../wire/index.js';
+import { ensureDir, writeFileAtomic } from './files.js';
+import type { OutputSink, ProcessState, Timers } from './process/index.js';
+import { describeHookResult, runHook, ServiceProcess } from './process/index.js';
+import type { ServiceStatus } from './services-api.js';
+import type { ServiceSpec } from './spec.js';
+import { parseBind, serviceGroupOf, specName } from './spec.js';
+import type { RenderContextInput, TemplateEngine } from './template/index.js';
+import {
+  buildRenderContext,
+  decideTemplateUpdate,
+  envLayer,
+  exportedConfig,
+  mergeLayers,
+  parseTomlLayer,
+  renderDir,
+  renderHooks,
+  toTomlText,
+} from './template/index.js';
+
+/** What a service needs from its Supervisor: the ring's view and a way to publish its rumor. */
+export interface ServiceRing {
+  readonly memberId: MemberId;
+  /** This Supervisor's addresses, for `sys` in templates and the rumor. */
+  sys(): SysInfo;
+  /** Whether this Supervisor was started with `--permanent-peer`. */
+  readonly permanent: boolean;
+  config(serviceGroup: string): ServiceConfigRumor | undefined;
+  files(serviceGroup: string): ServiceFileRumor[];
+  census(): Census;
+  /** The service rumor a member holds for a group (for the versions it applied). */
+  serviceRumor(serviceGroup: string, memberId: MemberId): ServiceRumor | undefined;
+  /** Publishes this member's rumor for the service (the ring picks the incarnation). */
+  publishService(rumor: Omit<ServiceRumor, 'incarnation' | 'kind' | 'memberId'>): void;
+}
+
+export interface ServiceDeps {
+  log: Logger;
+  sink: OutputSink;
+  clock: Clock;
+  /** Wall-clock milliseconds, for `startedAtMs`. */
+  wallNow: () => number;
+  random: Random;
+  timers?: Timers;
+  ring: ServiceRing;
+  engine: TemplateEngine;
+}
+
+export interface ServiceOptions {
+  spec: ServiceSpec;
+  pkg: InstalledPackage;
+  /** `$FS_ROOT/hab/svc/<name>` */
+  svcPath: string;
+  /** `$FS_ROOT/hab/user/<name>/config/user.toml` */
+  userToml: string;
+  /** The Supervisor's environment (for `HAB_<PKGNAME>` and the service's own environment). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Restart backoff and hook timeouts for tests; production takes the defaults. */
+  processTuning?: { backoff?: { minMs?: number; maxMs?: number; cooldownMs?: number } };
+}
+
+const SERVICE_DIRS = ['config', 'config_install', 'data', 'files', 'hooks', 'logs', 'static', 'var'] as const;
+
+/** How long `reconfigure` and `file-updated` may run before they are killed. @default 60 s */
+const HOOK_TIMEOUT_MS = 60_000;
+
+export class Service {
+  readonly spec: ServiceSpec;
+  readonly pkg: InstalledPackage;
+  readonly serviceGroup: string;
+  readonly preamble: string;
+  private readonly deps: ServiceDeps;
+  private readonly opts: ServiceOptions;
+  private process: ServiceProcess | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private queued = false;
+  private closed = false;
+  private rendered = false;
+  private initialized = false;
+  private appliedConfigVersion = 0;
+  private readonly appliedFiles = new Map<string, number>();
+  private mergedConfig: Record<string, unknown> = {};
+  private lastErrorText: string | null = null;
+  private health: ServiceHealth = 'unknown';
+  private lastPublished = '';
+  private userTomlSeen: string | null = null;
+  private stateEnteredMs: number | null = null;
+
+  constructor(deps: ServiceDeps, opts: ServiceOptions) {
+    this.deps = deps;
+    this.opts = opts;
+    this.spec = opts.spec;
+    this.pkg = opts.pkg;
+    this.serviceGroup = serviceGroupOf(opts.spec);
+    this.preamble = this.serviceGroup;
+  }
+
+  get name(): string {
+    return specName(this.spec.ident);
+  }
+
+  get lastError(): string | null {
+    return this.lastErrorText;
+  }
+
+  /** The merged config of the last successful pass (`hab config show`). */
+  get config(): Record<string, unknown> {
+    return this.mergedConfig;
+  }
+
+  /**
+   * Brings the service in line with its spec and everything it renders from. Calls made while
+   * one pass runs are folded into one more pass after it.
+   */
+  update(): Promise<void> {
+    if (this.closed) return this.chain;
+    if (this.queued) return this.chain;
+    this.queued = true;
+    this.chain = this.chain.then(async () => {
+      this.queued = false;
+      if (this.closed) return;
+      try {
+        await this.pass();
+      } catch (err) {
+        this.fail(`update failed: ${(err as Error).message}`);
+      }
+    });
+    return this.chain;
+  }
+
+  /** Stops the process (shutdown signal, then SIGKILL after the timeout, then `post-stop`). */
+  async stop(): Promise<void> {
+    await this.chain;
+    await this.process?.stop();
+    this.publish();
+  }
+
+  /** Stops for good (unload, Supervisor shutdown). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.chain;
+    await this.process?.stop();
+  }
+
+  /** `user.toml` changed on disk (or may have): re-run if its text differs from the last seen. */
+  async checkUserToml(): Promise<void> {
+    const text = await readOptional(this.opts.userToml);
+    if (text !== this.userTomlSeen) await this.update();
+  }
+
+  status(): ServiceStatus {
+    const p = this.process;
+    return {
+      ident: this.pkg.identText,
+      specIdent: this.spec.ident,
+      serviceGroup: this.serviceGroup,
+      topology: this.spec.topology,
+      bindingMode: this.spec.bindingMode,
+      binds: [...this.spec.binds],
+      desired: this.spec.desiredState,
+      state: this.serviceState(),
+      pid: p?.pid ?? null,
+      startedAtMs: p?.startedAt ?? null,
+      stateEnteredMs: this.stateEnteredMs,
+      configVersion: this.appliedConfigVersion,
+      files: this.fileVersions(),
+      health: this.health,
+      lastError: this.lastErrorText,
+      healthCheckIntervalSec: this.spec.healthCheckIntervalSec,
+      svcPath: this.opts.svcPath,
+      pkgPath: this.pkg.path,
+    };
+  }
+
+  // ------------------------------------------------------------------------------ one pass
+
+  private async pass(): Promise<void> {
+    if (this.spec.desiredState === 'down') {
+      if (this.process && this.process.state !== 'down') await this.process.stop();
+      this.publish();
+      return;
+    }
+    await this.makeDirs();
+    const ring = this.deps.ring;
+
+    // 1. Config layers: default.toml < HAB_<PKGNAME> < user.toml < gossiped config.
+    const userText = await readOptional(this.opts.userToml);
+    this.userTomlSeen = userText;
+    const gossip = ring.config(this.serviceGroup);
+    let gossipLayer: Record<string, unknown> = {};
+    let gossipVersion = this.appliedConfigVersion;
+    let gossipProblem: string | null = null;
+    if (gossip && gossip.version > 0) {
+      if (gossip.encrypted) gossipProblem = `config version ${gossip.version} is encrypted and this Supervisor cannot decrypt it; keeping the current config`;
+      else {
+        const layer = parseTomlLayer(new TextDecoder().decode(gossip.config), `gossiped config version ${gossip.version}`);
+        if (layer instanceof MurmurError) gossipProblem = layer.message;
+        else {
+          gossipLayer = layer;
+          gossipVersion = gossip.version;
+        }
+      }
+    }
+    const layers = [
+      this.pkg.defaultToml === null ? {} : parseTomlLayer(this.pkg.defaultToml, `${this.pkg.identText} default.toml`),
+      envLayer(this.pkg.ident.name, this.opts.env),
+      userText === null ? {} : parseTomlLayer(userText, this.opts.userToml),
+      gossipLayer,
+    ];
+    const bad = layers.find((l): l is MurmurError => l instanceof MurmurError);
+    if (bad) {
+      this.fail(bad.message);
+      return;
+    }
+    const cfg = mergeLayers(layers as (Record<string, unknown> | undefined)[]);
+    if (cfg instanceof MurmurError) {
+      this.fail(cfg.message);
+      return;
+    }
+
+    // 2. Templates: hooks, then config. Nothing acts on a pass that does not render.
+    const context = buildRenderContext(this.contextInput(cfg, ring.census()));
+    const hooksOut = join(this.opts.svcPath, 'hooks');
+    const configOut = join(this.opts.svcPath, 'config');
+    const engine = this.deps.engine;
+    const hooks = this.pkg.hooksDir ? await renderHooks(this.pkg.hooksDir, hooksOut, context, { engine }) : { changed: new Set<string>(), errors: [] };
+    const config = this.pkg.configDir ? await renderDir(this.pkg.configDir, configOut, context, { engine }) : { written: [], removed: [], errors: [] };
+    const errors = [...hooks.errors, ...config.errors];
+    if (errors.length > 0) {
+      this.fail(errors.map((e) => `template ${e.file}: ${e.message}`).join('; '));
+      return;
+    }
+    this.mergedConfig = cfg;
+    const configChanged = config.written.length > 0 || config.removed.length > 0;
+    if (configChanged && this.rendered) this.deps.log.info('config rendered', { files: [...config.written, ...config.removed].join(',') });
+
+    // 3. Gossiped files.
+    const filesChanged = await this.writeFiles();
+
+    // 4. Act.
+    const hooksChanged = hooks.changed;
+    const running = this.process !== null && this.process.state !== 'down';
+    if (!running) {
+      await this.startProcess();
+    } else {
+      const decision = decideTemplateUpdate({ configChanged, hooksChanged, hasReconfigureHook: this.hookPath('reconfigure') !== null });
+      if (decision.action === 'restart') {
+        await this.process?.restart(decision.reason);
+      } else if (decision.action === 'reconfigure') {
+        await this.runOneShotHook('reconfigure');
+      }
+      if (filesChanged.length > 0) await this.runOneShotHook('file-updated');
+    }
+    this.rendered = true;
+    if (gossipVersion !== this.appliedConfigVersion) {
+      this.deps.log.info('config version applied', { version: gossipVersion });
+      this.appliedConfigVersion = gossipVersion;
+    }
+    this.clearError(gossipProblem);
+    this.publish();
+  }
+
+  private contextInput(cfg: Record<string, unknown>, census: Census): RenderContextInput {
+    const ring = this.deps.ring;
+    const binds: Record<string, CensusGroup> = {};
+    for (const b of this.spec.binds) {
+      const bind = parseBind(b);
+      const bound = census.census_groups[bind.serviceGroup];
+      // A bind is satisfied when the bound group has a live member (reference §9).
+      if (bound && Object.values(bound.population).some((m) => m.alive || m.suspect)) binds[bind.name] = bound;
+    }
+    const sys = ring.sys();
+    return {
+      sys: {
+        version: MURMUR_VERSION,
+        member_id: ring.memberId,
+        ip: sys.ip,
+        hostname: sys.hostname,
+        gossip_ip: sys.gossipIp,
+        gossip_port: sys.gossipPort,
+        http_gateway_ip: sys.httpGatewayIp,
+        http_gateway_port: sys.httpGatewayPort,
+        ctl_gateway_ip: sys.ctlGatewayIp,
+        ctl_gateway_port: sys.ctlGatewayPort,
+        permanent: ring.permanent,
+      },
+      pkg: {
+        ident: this.pkg.identText,
+        path: this.pkg.path,
+        svcRoot: this.opts.svcPath,
+        deps: [],
+        exposes: this.pkg.exposes,
+        exports: this.pkg.exports,
+        svc_user: this.pkg.svcUser,
+        svc_group: this.pkg.svcGroup,
+        env: {},
+      },
+      cfg,
+      svc: census.census_groups[this.serviceGroup] ?? { service_group: this.serviceGroup, population: {}, local_member_id: ring.memberId },
+      binds,
+    };
+  }
+
+  private async makeDirs(): Promise<void> {
+    for (const d of SERVICE_DIRS) await ensureDir(join(this.opts.svcPath, d));
+  }
+
+  /** Writes every gossiped file newer than the one written; returns the names written. */
+  private async writeFiles(): Promise<string[]> {
+    const written: string[] = [];
+    for (const f of this.deps.ring.files(this.serviceGroup)) {
+      if ((this.appliedFiles.get(f.filename) ?? 0) >= f.version) continue;
+      if (f.encrypted) {
+        this.deps.log.warn('file is encrypted and this Supervisor cannot decrypt it', { file: f.filename, version: f.version });
+        this.appliedFiles.set(f.filename, f.version);
+        continue;
+      }
+      const path = join(this.opts.svcPath, 'files', f.filename);
+      const held = await readFile(path).catch(() => null);
+      if (held === null || !Buffer.from(f.body).equals(held)) {
+        await writeFileAtomic(path, f.body, 0o640);
+        written.push(f.filename);
+      }
+      this.appliedFiles.set(f.filename, f.version);
+      this.deps.log.info('file written', { file: f.filename, version: f.version });
+    }
+    return written;
+  }
+
+  private hookPath(name: string): string | null {
+    const p = join(this.opts.svcPath, 'hooks', name);
+    return existsSync(p) ? p : null;
+  }
+
+  private async startProcess(): Promise<void> {
+    if (!this.process) {
+      const run = this.hookPath('run');
+      const runFile = this.pkg.runFile;
+      if (run === null && runFile === null) {
+        this.fail(`${this.pkg.identText} has no run hook and no pkg_svc_run: nothing to start`);
+        return;
+      }
+      this.process = new ServiceProcess(
+        {
+          clock: this.deps.clock,
+          random: this.deps.random,
+          log: this.deps.log,
+          sink: this.deps.sink,
+          wallClock: { now: this.deps.wallNow },
+          ...(this.deps.timers ? { timers: this.deps.timers } : {}),
+        },
+        {
+          preamble: this.preamble,
+          svcDir: this.opts.svcPath,
+          hooks: { init: this.hookPath('init'), run, postRun: this.hookPath('post-run'), postStop: this.hookPath('post-stop') },
+          runCommand: runFile === null ? null : { command: runFile },
+          cwd: this.opts.svcPath,
+          env: this.processEnv(),
+          svcUser: this.pkg.svcUser,
+          svcGroup: this.pkg.svcGroup,
+          shutdownSignal: this.pkg.shutdownSignal,
+          shutdownTimeoutMs: (this.spec.shutdownTimeoutSec ?? this.pkg.shutdownTimeoutSec) * 1000,
+          ...(this.opts.processTuning?.backoff ? { backoff: this.opts.processTuning.backoff } : {}),
+        },
+      );
+      this.process.onStateChange((state) => this.onProcessState(state));
+    }
+    await this.process.start();
+  }
+
+  private onProcessState(state: ProcessState): void {
+    if (state === 'up') this.initialized = true;
+    this.stateEnteredMs = this.deps.wallNow();
+    if (!this.closed) this.publish();
+  }
+
+  private processEnv(): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.opts.env)) if (v !== undefined) env[k] = v;
+    const bin = join(this.pkg.path, 'bin');
+    env.PATH = env.PATH ? `${bin}:${env.PATH}` : bin;
+    env.HAB_SVC_PATH = this.opts.svcPath;
+    env.HAB_PKG_PATH = this.pkg.path;
+    return env;
+  }
+
+  private async runOneShotHook(name: 'reconfigure' | 'file-updated'): Promise<void> {
+    const path = this.hookPath(name);
+    if (path === null) return;
+    const result = await runHook({
+      name,
+      path,
+      preamble: this.preamble,
+      cwd: this.opts.svcPath,
+      env: this.processEnv(),
+      logsDir: join(this.opts.svcPath, 'logs'),
+      timeoutMs: HOOK_TIMEOUT_MS,
+      sink: this.deps.sink,
+      log: this.deps.log,
+    });
+    if (result.exitCode !== 0) this.deps.log.warn(`${name} hook ${describeHookResult(result, HOOK_TIMEOUT_MS)}`);
+  }
+
+  private fail(message: string): void {
+    if (message !== this.lastErrorText) this.deps.log.error(message);
+    this.lastErrorText = message;
+    this.publish();
+  }
+
+  private clearError(problem: string | null): void {
+    if (problem !== null) {
+      if (problem !== this.lastErrorText) this.deps.log.warn(problem);
+      this.lastErrorText = problem;
+    } else this.lastErrorText = null;
+  }
+
+  private serviceState(): ServiceState {
+    const s = this.process?.state ?? 'down';
+    return s === 'up' ? 'up' : s === 'starting' || s === 'restarting' ? 'starting' : 'down';
+  }
+
+  private fileVersions(): FileVersion[] {
+    return [...this.appliedFiles].map(([filename, version]) => ({ filename, version })).sort((a, b) => (a.filename < b.filename ? -1 : 1));
+  }
+
+  /** Publishes the service rumor when anything in it changed. */
+  private publish(): void {
+    if (this.closed) return;
+    const rumor = {
+      group: this.serviceGroup,
+      pkg: this.pkg.identText,
+      cfg: new TextEncoder().encode(toTomlText(exportedConfig(this.mergedConfig, this.pkg.exports))),
+      sys: this.deps.ring.sys(),
+      initialized: this.initialized,
+      configVersion: this.appliedConfigVersion,
+      files: this.fileVersions(),
+      state: this.serviceState(),
+      health: this.health,
+      topology: this.spec.topology,
+    };
+    const fingerprint = JSON.stringify({ ...rumor, cfg: Buffer.from(rumor.cfg).toString('base64') });
+    if (fingerprint === this.lastPublished) return;
+    this.lastPublished = fingerprint;
+    this.deps.ring.publishService(rumor);
+  }
+}
+
+/** The version templates see as `sys.version`. */
+const MURMUR_VERSION = '0.1.0';
+
+async function readOptional(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new MurmurError('IO', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}

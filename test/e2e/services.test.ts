@@ -1,0 +1,180 @@
+/**
+ * Service groups end to end, on loopback: the seed scenario with the demo service. Four real
+ * Supervisors on 127.0.0.81–84 and the real `hab` CLI: A and B run `core/demo` in `demo.prod`,
+ * C runs it in `demo.dev` on the same ring, D runs it in `demo.prod` but is not peered. A config
+ * applied to `demo.prod` restarts A's and B's services (new PIDs) on the new config, and touches
+ * neither C (another group) nor D (another ring). Then: a file upload reaches the group and runs
+ * `file-updated`; a bad `user.toml` leaves the service running on its last good config with the
+ * error shown; a config applied before a service loads is used when it loads; stop, start and
+ * unload, which takes the member out of every census.
+ *
+ * The tests run in order on one set of Supervisors.
+ */
+import { mkdtemp, readFile, writeFile, mkdir, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { hab, newFsRoot, startSup, stopAll, waitFor, writeTempFile, type Sup } from './supervisors.js';
+
+afterAll(stopAll);
+
+const root = join(import.meta.dirname, '..', '..');
+let keys = '';
+let hart = '';
+let a: Sup;
+let b: Sup;
+let c: Sup;
+let d: Sup;
+
+interface ServiceJson {
+  service_group: string;
+  process: { pid: number | null; state: string };
+  desired_state: string;
+  config_version: number;
+  last_error: string | null;
+}
+
+interface CensusJson {
+  census_groups: Record<string, { population: Record<string, { config_version: number; alive: boolean; process_state: string }> } | undefined>;
+}
+
+async function services(sup: Sup): Promise<ServiceJson[]> {
+  return (await (await fetch(`http://${sup.http}/services`)).json()) as ServiceJson[];
+}
+
+async function census(sup: Sup): Promise<CensusJson> {
+  return (await (await fetch(`http://${sup.http}/census`)).json()) as CensusJson;
+}
+
+async function pidOf(sup: Sup): Promise<number | null> {
+  return (await services(sup))[0]?.process.pid ?? null;
+}
+
+function renderedConfig(sup: Sup): Promise<string> {
+  return readFile(join(sup.fsRoot, 'hab/svc/demo/config/demo.toml'), 'utf8');
+}
+
+/** The CLI's environment for talking to `sup`: its CTL_SECRET comes from its FS_ROOT. */
+function cli(sup: Sup): Record<string, string> {
+  return { FS_ROOT: sup.fsRoot, HAB_CTL_SECRET: '', HAB_CACHE_KEY_PATH: keys };
+}
+
+async function load(sup: Sup, group: string): Promise<void> {
+  const r = await hab(['svc', 'load', hart, '--group', group, '--remote-sup', sup.ctl], { env: cli(sup) });
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+}
+
+beforeAll(async () => {
+  // One origin key and one build, shared by every Supervisor through HAB_CACHE_KEY_PATH.
+  keys = await mkdtemp(join(tmpdir(), 'murmur-keys-'));
+  const out = await newFsRoot();
+  const env = { HAB_CACHE_KEY_PATH: keys };
+  expect((await hab(['origin', 'key', 'generate', 'core'], { env })).code).toBe(0);
+  const built = await hab(['pkg', 'build', join(root, 'examples', 'demo'), '--output', out], { env, limitMs: 60_000 });
+  expect(built.code, built.stderr).toBe(0);
+  hart = (await readdir(out)).filter((f) => f.endsWith('.hart')).map((f) => join(out, f))[0] ?? '';
+  expect(hart).not.toBe('');
+
+  const supEnv = { HAB_CACHE_KEY_PATH: keys };
+  a = await startSup({ host: '127.0.0.81', env: supEnv });
+  [b, c] = await Promise.all(['127.0.0.82', '127.0.0.83'].map((host) => startSup({ host, peers: [a.gossip], env: supEnv }))) as [Sup, Sup];
+  d = await startSup({ host: '127.0.0.84', env: supEnv });
+  await Promise.all([load(a, 'prod'), load(b, 'prod'), load(c, 'dev'), load(d, 'prod')]);
+  await waitFor('A to see A and B in demo.prod and C in demo.dev, all up', async () => {
+    const groups = (await census(a)).census_groups;
+    const prod = Object.values(groups['demo.prod']?.population ?? {});
+    const dev = Object.values(groups['demo.dev']?.population ?? {});
+    return prod.length === 2 && dev.length === 1 && [...prod, ...dev].every((m) => m.alive && m.process_state === 'up');
+  });
+}, 120_000);
+
+describe('the seed scenario: hab config apply restarts the group on the new config', () => {
+  test('every service first runs on its default config', async () => {
+    for (const s of [a, b, c, d]) expect(await renderedConfig(s)).toContain('port = 8080');
+  });
+
+  test('config apply to demo.prod restarts A and B with new PIDs and leaves C (dev) and D (not peered) alone', async () => {
+    const before = await Promise.all([a, b, c, d].map(pidOf));
+    expect(before.every((p) => typeof p === 'number')).toBe(true);
+    const r = await hab(['config', 'apply', 'demo.prod', '2', '--remote-sup', a.ctl], { env: cli(a), input: 'port = 9090\nmessage = "from gossip"\n' });
+    expect(r.code, r.stderr).toBe(0);
+    for (const s of [a, b]) {
+      await waitFor(`${s.host} to render port 9090 and restart`, async () => (await renderedConfig(s)).includes('port = 9090') && (await pidOf(s)) !== before[[a, b].indexOf(s)]);
+      expect((await services(s))[0]?.config_version).toBe(2);
+    }
+    // The group's members report the version they applied, so every census can tell.
+    await waitFor('C to see both prod members at config version 2', async () =>
+      Object.values((await census(c)).census_groups['demo.prod']?.population ?? {}).every((m) => m.config_version === 2),
+    );
+    expect(await renderedConfig(c)).toContain('port = 8080');
+    expect(await renderedConfig(d)).toContain('port = 8080');
+    expect(await pidOf(c)).toBe(before[2]);
+    expect(await pidOf(d)).toBe(before[3]);
+    expect(a.lines.some((l) => l.startsWith('demo.prod(O): demo demo.prod: message="from gossip" port=9090'))).toBe(true);
+  });
+});
+
+describe('files, bad input and the service lifecycle', () => {
+  test('hab file upload writes files/<name> on every member of the group', async () => {
+    const file = await writeTempFile('motd.txt', 'hello group\n');
+    const r = await hab(['file', 'upload', 'demo.prod', '1', file, '--remote-sup', b.ctl], { env: cli(b) });
+    expect(r.code, r.stderr).toBe(0);
+    for (const s of [a, b]) {
+      await waitFor(`${s.host} to write files/motd.txt`, () => readFile(join(s.fsRoot, 'hab/svc/demo/files/motd.txt'), 'utf8').then((t) => t === 'hello group\n', () => false));
+    }
+    await expect(readFile(join(c.fsRoot, 'hab/svc/demo/files/motd.txt'))).rejects.toThrow();
+  });
+
+  test('a user.toml that is not TOML keeps the service running on its last good config, and says why', async () => {
+    const pid = await pidOf(a);
+    const userDir = join(a.fsRoot, 'hab/user/demo/config');
+    await mkdir(userDir, { recursive: true });
+    await writeFile(join(userDir, 'user.toml'), 'port = = 1\n');
+    await waitFor('the error in /services', async () => (await services(a))[0]?.last_error?.includes('user.toml') === true);
+    expect(await pidOf(a)).toBe(pid);
+    expect(await renderedConfig(a)).toContain('port = 9090');
+    // A fixed user.toml is taken; the gossiped layer still wins over it.
+    await writeFile(join(userDir, 'user.toml'), 'message = "from user.toml"\nport = 7070\n');
+    await waitFor('the error to clear', async () => (await services(a))[0]?.last_error === null);
+    expect(await renderedConfig(a)).toContain('port = 9090');
+  });
+
+  test('a config applied before a service is loaded is used when it loads', async () => {
+    const r = await hab(['config', 'apply', 'demo.late', '1', '--remote-sup', a.ctl], { env: cli(a), input: 'port = 6060\n' });
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor('C to hold demo.late version 1', async () => {
+      const res = await fetch(`http://${c.http}/census`);
+      return ((await res.json()) as { census_groups: Record<string, { service_config: { incarnation: number } | null }> }).census_groups['demo.late']?.service_config?.incarnation === 1;
+    });
+    expect((await hab(['svc', 'unload', 'core/demo', '--remote-sup', c.ctl], { env: cli(c) })).code).toBe(0);
+    await load(c, 'late');
+    await waitFor('C to render port 6060', async () => (await renderedConfig(c)).includes('port = 6060'));
+  });
+
+  test('hab svc stop and start', async () => {
+    expect((await hab(['svc', 'stop', 'core/demo', '--remote-sup', d.ctl], { env: cli(d) })).code).toBe(0);
+    await waitFor('D stopped', async () => (await services(d))[0]?.process.state === 'down');
+    expect((await hab(['svc', 'start', 'core/demo', '--remote-sup', d.ctl], { env: cli(d) })).code).toBe(0);
+    await waitFor('D up again', async () => (await services(d))[0]?.process.state === 'up');
+  });
+
+  test('hab svc load of a package that is not installed says how to install it', async () => {
+    const r = await hab(['svc', 'load', 'core/nothing', '--remote-sup', a.ctl], { env: cli(a) });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/core\/nothing/);
+    expect(r.stderr).toMatch(/hab pkg install/);
+  });
+
+  test('hab svc unload takes the member out of every census', async () => {
+    const r = await hab(['svc', 'unload', 'core/demo', '--remote-sup', b.ctl], { env: cli(b) });
+    expect(r.code, r.stderr).toBe(0);
+    for (const s of [a, c]) {
+      await waitFor(`${s.host} to drop B from demo.prod`, async () => {
+        const pop = (await census(s)).census_groups['demo.prod']?.population ?? {};
+        return !(b.id in pop) && a.id in pop;
+      });
+    }
+    expect(await services(b)).toEqual([]);
+  });
+});
