@@ -1,0 +1,229 @@
+/**
+ * One service's update pass with real files and real processes: Habitat's restart-versus-
+ * reconfigure rules as a user sees them (a PID that changes or not, a hook that ran), gossiped
+ * files and `file-updated`, and bad packages (a template that does not render, a run hook that
+ * is not executable, a run command that does not exist) that never crash the Supervisor.
+ *
+ * The ring is a small in-memory stand-in (`TestRing`) holding the group's config and files: the
+ * gossip side is covered by the end-to-end tests (test/e2e/services.test.ts); here the subject
+ * is what a service does with what the ring holds.
+ */
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { Census } from '../../src/census/index.js';
+import { nullLogger, seededRandom } from '../../src/core/index.js';
+import type { InstalledPackage } from '../../src/pkg/index.js';
+import { Service, type ServiceRing, DEFAULT_SPEC } from '../../src/sup/index.js';
+import { createTemplateEngine } from '../../src/sup/template/index.js';
+import type { ServiceConfigRumor, ServiceFileRumor, ServiceRumor, SysInfo } from '../../src/wire/index.js';
+import { childEnv, isAlive, recordingSink, removeTempDirs, tempDir, until } from './process/helpers.js';
+
+const services: Service[] = [];
+afterEach(async () => {
+  for (const s of services.splice(0)) await s.close();
+  await removeTempDirs();
+});
+
+class TestRing implements ServiceRing {
+  readonly memberId = '0123456789abcdef0123456789abcdef';
+  readonly permanent = false;
+  configs = new Map<string, ServiceConfigRumor>();
+  fileList: ServiceFileRumor[] = [];
+  published: Omit<ServiceRumor, 'incarnation' | 'kind' | 'memberId'>[] = [];
+  sys(): SysInfo {
+    return { ip: '127.0.0.1', hostname: 'test', gossipIp: '127.0.0.1', gossipPort: 9638, httpGatewayIp: '127.0.0.1', httpGatewayPort: 9631, ctlGatewayIp: '127.0.0.1', ctlGatewayPort: 9632 };
+  }
+  config(group: string): ServiceConfigRumor | undefined {
+    return this.configs.get(group);
+  }
+  files(group: string): ServiceFileRumor[] {
+    return this.fileList.filter((f) => f.group === group);
+  }
+  census(): Census {
+    return { changed: true, local_member_id: this.memberId, last_service_counter: 0, last_election_counter: 0, last_election_update_counter: 0, last_membership_counter: 0, last_service_config_counter: 0, last_service_file_counter: 0, census_groups: {} };
+  }
+  serviceRumor(): ServiceRumor | undefined {
+    return undefined;
+  }
+  publishService(rumor: Omit<ServiceRumor, 'incarnation' | 'kind' | 'memberId'>): void {
+    this.published.push(rumor);
+  }
+  applyConfig(group: string, version: number, toml: string): void {
+    this.configs.set(group, { kind: 'service-config', group, version, encrypted: false, config: new TextEncoder().encode(toml), from: '' });
+  }
+}
+
+interface PackageFiles {
+  defaultToml?: string;
+  config?: Record<string, string>;
+  hooks?: Record<string, string>;
+  /** Hooks written without the executable bit. */
+  notExecutable?: string[];
+}
+
+/** An installed package laid out by hand: the metadata the Supervisor reads, and its templates. */
+async function makePackage(files: PackageFiles): Promise<InstalledPackage> {
+  const path = await tempDir('murmur-pkg-');
+  const configDir = join(path, 'config');
+  const hooksDir = join(path, 'hooks');
+  await mkdir(configDir);
+  await mkdir(hooksDir);
+  for (const [name, text] of Object.entries(files.config ?? {})) await writeFile(join(configDir, name), text);
+  for (const [name, text] of Object.entries(files.hooks ?? {})) {
+    await writeFile(join(hooksDir, name), text);
+    await chmod(join(hooksDir, name), files.notExecutable?.includes(name) ? 0o644 : 0o755);
+  }
+  return {
+    ident: { origin: 'test', name: 'svc', version: '1.0.0', release: '20260101000000' },
+    identText: 'test/svc/1.0.0/20260101000000',
+    path,
+    exports: { port: 'port' },
+    exposes: [],
+    binds: {},
+    bindsOptional: {},
+    svcUser: 'nobody-here',
+    svcGroup: 'nobody-here',
+    shutdownSignal: 'TERM',
+    shutdownTimeoutSec: 2,
+    deps: [],
+    defaultToml: files.defaultToml ?? null,
+    configDir,
+    hooksDir,
+    runFile: null,
+  };
+}
+
+async function startService(pkg: InstalledPackage, ring = new TestRing()): Promise<{ service: Service; ring: TestRing; svcPath: string; output: () => string[] }> {
+  const svcPath = await tempDir('murmur-svc-');
+  const { sink, text } = recordingSink();
+  const service = new Service(
+    { log: nullLogger, sink, clock: { now: () => performance.now() }, wallNow: () => Date.now(), random: seededRandom(1), ring, engine: createTemplateEngine() },
+    {
+      spec: { ...DEFAULT_SPEC, ident: 'test/svc', group: 'prod' },
+      pkg,
+      svcPath,
+      userToml: join(svcPath, 'no-user.toml'),
+      env: childEnv,
+      processTuning: { backoff: { minMs: 20, maxMs: 50, cooldownMs: 60_000 } },
+    },
+  );
+  services.push(service);
+  await service.update();
+  return { service, ring, svcPath, output: text };
+}
+
+const RUN_SLEEP = '#!/bin/sh\necho "port {{cfg.port}}"\nexec sleep 1000\n';
+
+async function upPid(service: Service): Promise<number> {
+  await until(() => service.status().state === 'up', 'the service to be up');
+  return service.status().pid as number;
+}
+
+describe('restart or reconfigure', () => {
+  test('a changed config restarts a service without a reconfigure hook (new PID)', async () => {
+    const pkg = await makePackage({ defaultToml: 'port = 1\n', config: { 'app.conf': 'port={{cfg.port}}\n' }, hooks: { run: RUN_SLEEP } });
+    const { service, ring, svcPath } = await startService(pkg);
+    const first = await upPid(service);
+    ring.applyConfig('svc.prod', 2, 'port = 2\n');
+    await service.update();
+    await until(async () => service.status().pid !== first && service.status().state === 'up', 'a new PID');
+    expect(await readFile(join(svcPath, 'config', 'app.conf'), 'utf8')).toBe('port=2\n');
+    expect(service.status().configVersion).toBe(2);
+    expect(isAlive(first)).toBe(false);
+  });
+
+  test('with a reconfigure hook the process keeps its PID and the hook runs', async () => {
+    const pkg = await makePackage({
+      defaultToml: 'port = 1\n',
+      config: { 'app.conf': 'port={{cfg.port}}\n' },
+      hooks: { run: '#!/bin/sh\nexec sleep 1000\n', reconfigure: '#!/bin/sh\necho reconfigured >> {{pkg.svc_var_path}}/reconfigured\n' },
+    });
+    const { service, ring, svcPath } = await startService(pkg);
+    const pid = await upPid(service);
+    ring.applyConfig('svc.prod', 2, 'port = 2\n');
+    await service.update();
+    expect(await readFile(join(svcPath, 'var', 'reconfigured'), 'utf8')).toBe('reconfigured\n');
+    expect(service.status().pid).toBe(pid);
+    expect(await readFile(join(svcPath, 'config', 'app.conf'), 'utf8')).toBe('port=2\n');
+  });
+
+  test('a config change that renders the same files does nothing', async () => {
+    const pkg = await makePackage({ defaultToml: 'port = 1\nother = 1\n', config: { 'app.conf': 'port={{cfg.port}}\n' }, hooks: { run: RUN_SLEEP } });
+    const { service, ring } = await startService(pkg);
+    const pid = await upPid(service);
+    ring.applyConfig('svc.prod', 2, 'other = 2\n');
+    await service.update();
+    expect(service.status().pid).toBe(pid);
+    expect(service.status().configVersion).toBe(2);
+  });
+
+  test('a run hook that renders differently restarts the service', async () => {
+    const pkg = await makePackage({ defaultToml: 'port = 1\n', hooks: { run: RUN_SLEEP } });
+    const { service, ring, output } = await startService(pkg);
+    const pid = await upPid(service);
+    ring.applyConfig('svc.prod', 2, 'port = 3\n');
+    await service.update();
+    await until(() => service.status().pid !== pid && service.status().state === 'up', 'a new PID');
+    await until(() => output().includes('svc.prod(O): port 3'), 'the new run hook output');
+  });
+
+  test('a gossiped file is written to files/ and file-updated runs, without a restart', async () => {
+    const pkg = await makePackage({ hooks: { run: RUN_SLEEP, 'file-updated': '#!/bin/sh\ncat {{pkg.svc_files_path}}/motd > {{pkg.svc_var_path}}/seen\n' } });
+    const { service, ring, svcPath } = await startService(pkg);
+    const pid = await upPid(service);
+    ring.fileList.push({ kind: 'service-file', group: 'svc.prod', filename: 'motd', version: 1, encrypted: false, body: new TextEncoder().encode('hi\n'), from: '' });
+    await service.update();
+    expect(await readFile(join(svcPath, 'files', 'motd'), 'utf8')).toBe('hi\n');
+    expect(await readFile(join(svcPath, 'var', 'seen'), 'utf8')).toBe('hi\n');
+    expect(service.status().files).toEqual([{ filename: 'motd', version: 1 }]);
+    expect(service.status().pid).toBe(pid);
+  });
+});
+
+describe('bad packages and bad input never crash the Supervisor', () => {
+  test('a template that does not render: nothing starts, the error names the file', async () => {
+    const pkg = await makePackage({ config: { 'broken.conf': 'port={{#each cfg.x}}\n' }, hooks: { run: RUN_SLEEP } });
+    const { service } = await startService(pkg);
+    expect(service.status().lastError).toMatch(/broken\.conf/);
+    expect(service.status().state).toBe('down');
+    expect(service.status().pid).toBeNull();
+  });
+
+  test('a gossiped config that is not TOML keeps the last good config and says so', async () => {
+    const pkg = await makePackage({ defaultToml: 'port = 1\n', config: { 'app.conf': 'port={{cfg.port}}\n' }, hooks: { run: RUN_SLEEP } });
+    const { service, ring, svcPath } = await startService(pkg);
+    const pid = await upPid(service);
+    ring.applyConfig('svc.prod', 2, 'port = = 2\n');
+    await service.update();
+    expect(service.status().lastError).toMatch(/gossiped config version 2 .*line 1/);
+    expect(service.status().configVersion).toBe(0);
+    expect(service.status().pid).toBe(pid);
+    expect(await readFile(join(svcPath, 'config', 'app.conf'), 'utf8')).toBe('port=1\n');
+  });
+
+  test('a rendered hook made non-executable by hand is made executable again by the next pass', async () => {
+    const pkg = await makePackage({ hooks: { run: RUN_SLEEP } });
+    const { service, svcPath } = await startService(pkg);
+    await upPid(service);
+    await chmod(join(svcPath, 'hooks', 'run'), 0o644);
+    await service.update();
+    expect((await stat(join(svcPath, 'hooks', 'run'))).mode & 0o777).toBe(0o755);
+  });
+
+  test("a package's run file that is not executable is reported, never run, and the Supervisor carries on", async () => {
+    const pkg = await makePackage({});
+    const runFile = join(pkg.path, 'run');
+    await writeFile(runFile, '#!/bin/sh\nexec sleep 1000\n', { mode: 0o644 });
+    const { service, output } = await startService({ ...pkg, runFile });
+    await until(() => output().some((l) => l.includes(runFile) && /EACCES|not executable|permission/i.test(l)), 'a line naming the run file');
+    expect(service.status().state).not.toBe('up');
+  });
+
+  test('a run command that does not exist restarts with backoff and keeps failing quietly', async () => {
+    const pkg = await makePackage({ hooks: { run: '#!/bin/sh\nexec /nonexistent/redis-server\n' } });
+    const { service, output } = await startService(pkg);
+    await until(() => output().filter((l) => /exited with status 127/.test(l)).length >= 2, 'two failed starts');
+    expect(service.status().state).not.toBe('up');
+  });
+});
