@@ -23,7 +23,7 @@ import type { InstalledPackage } from '../pkg/index.js';
 import type { FileVersion, ServiceConfigRumor, ServiceFileRumor, ServiceHealth, ServiceRumor, ServiceState, SysInfo } from '../wire/index.js';
 import { ensureDir, writeFileAtomic } from './files.js';
 import type { OutputSink, ProcessState, Timers } from './process/index.js';
-import { describeHookResult, runHook, ServiceProcess } from './process/index.js';
+import { describeHookResult, runHook, ServiceProcess, toSignal } from './process/index.js';
 import type { ServiceStatus } from './services-api.js';
 import type { ServiceSpec } from './spec.js';
 import { parseBind, serviceGroupOf, specName } from './spec.js';
@@ -362,6 +362,7 @@ export class Service {
         this.fail(`${this.pkg.identText} has no run hook and no pkg_svc_run: nothing to start`);
         return;
       }
+      await this.reapOrphan();
       this.process = new ServiceProcess(
         {
           clock: this.deps.clock,
@@ -388,6 +389,34 @@ export class Service {
       this.process.onStateChange((state) => this.onProcessState(state));
     }
     await this.process.start();
+  }
+
+  /**
+   * A Supervisor killed with SIGKILL leaves its services running (they lead their own process
+   * groups). Before the first start, a process named by the service's PID file that still runs
+   * with this service's `HAB_SVC_PATH` in its environment is that orphan: its process group is
+   * stopped (TERM, then KILL after the shutdown timeout) so that the new process can take its
+   * ports. Any other process with that PID is left alone.
+   */
+  private async reapOrphan(): Promise<void> {
+    const pidText = await readOptional(join(this.opts.svcPath, 'PID'));
+    const pid = Number(pidText?.trim());
+    if (!Number.isSafeInteger(pid) || pid <= 1 || pid === process.pid) return;
+    const environ = await readFile(`/proc/${pid}/environ`).catch(() => null);
+    if (environ === null || !environ.toString('latin1').split('\0').includes(`HAB_SVC_PATH=${this.opts.svcPath}`)) return;
+    this.deps.log.warn('stopping the process a previous Supervisor left running', { pid });
+    const signal = (sig: NodeJS.Signals): boolean => {
+      try {
+        process.kill(-pid, sig);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    signal(toSignal(this.pkg.shutdownSignal));
+    const deadline = this.deps.wallNow() + (this.spec.shutdownTimeoutSec ?? this.pkg.shutdownTimeoutSec) * 1000;
+    while (this.deps.wallNow() < deadline && (await running(pid))) await new Promise((r) => setTimeout(r, 50));
+    signal('SIGKILL');
   }
 
   private onProcessState(state: ProcessState): void {
@@ -469,6 +498,12 @@ export class Service {
 
 /** The version templates see as `sys.version`. */
 const MURMUR_VERSION = '0.1.0';
+
+/** Whether a process runs (exists and is not a zombie waiting to be reaped). */
+async function running(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  return stat !== null && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+}
 
 async function readOptional(path: string): Promise<string | null> {
   try {

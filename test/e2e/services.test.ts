@@ -14,7 +14,7 @@ import { mkdtemp, readFile, writeFile, mkdir, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { hab, newFsRoot, startSup, stopAll, waitFor, writeTempFile, type Sup } from './supervisors.js';
+import { hab, kill9, newFsRoot, startSup, stopAll, waitFor, writeTempFile, type Sup } from './supervisors.js';
 
 afterAll(stopAll);
 
@@ -177,4 +177,21 @@ describe('files, bad input and the service lifecycle', () => {
     }
     expect(await services(b)).toEqual([]);
   });
+
+  test('a Supervisor restarted after kill -9 replaces the service process its previous life left running', async () => {
+    const old = await pidOf(a);
+    expect(old).not.toBeNull();
+    await kill9(a);
+    // The orphan keeps running: its process group outlives the Supervisor.
+    expect(await readFile(`/proc/${old}/stat`, 'utf8')).toBeTruthy();
+    a = await startSup({ host: '127.0.0.81', fsRoot: a.fsRoot, env: { HAB_CACHE_KEY_PATH: keys } });
+    await waitFor('A to run the service again', async () => {
+      const s = (await services(a))[0];
+      return s?.process.state === 'up' && s.process.pid !== old;
+    });
+    await waitFor('the old process to be gone', () => readFile(`/proc/${old}/stat`, 'utf8').then((st) => st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3) === 'Z', () => true));
+    // Its config survived the restart: the gossiped version came back from the rumor store on disk.
+    expect(await renderedConfig(a)).toContain('port = 9090');
+  });
 });
+

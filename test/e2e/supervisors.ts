@@ -136,7 +136,15 @@ export async function kill9(sup: Sup): Promise<void> {
   await sup.exited;
 }
 
+/**
+ * Stops every Supervisor a test started: SIGTERM first, so that each stops its services (they
+ * lead their own process groups and would outlive a SIGKILLed Supervisor), then SIGKILL for any
+ * still running after 10 s.
+ */
 export async function stopAll(): Promise<void> {
-  for (const s of started.splice(0)) if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
+  const running = started.splice(0).filter((s) => s.proc.exitCode === null && s.proc.signalCode === null);
+  for (const s of running) s.proc.kill('SIGTERM');
+  await Promise.all(running.map((s) => Promise.race([s.exited, new Promise((r) => setTimeout(r, 10_000))])));
+  for (const s of running) if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
   for (const dir of roots.splice(0)) await rm(dir, { recursive: true, force: true });
 }

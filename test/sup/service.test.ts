@@ -127,7 +127,7 @@ describe('restart or reconfigure', () => {
     const first = await upPid(service);
     ring.applyConfig('svc.prod', 2, 'port = 2\n');
     await service.update();
-    await until(async () => service.status().pid !== first && service.status().state === 'up', 'a new PID');
+    await until(() => service.status().pid !== first && service.status().state === 'up', 'a new PID');
     expect(await readFile(join(svcPath, 'config', 'app.conf'), 'utf8')).toBe('port=2\n');
     expect(service.status().configVersion).toBe(2);
     expect(isAlive(first)).toBe(false);
