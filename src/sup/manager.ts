@@ -17,7 +17,6 @@ import type { Clock, Logger, Random } from '../core/index.js';
 import { MurmurError } from '../core/index.js';
 import type { InstalledPackage, PackageIdent } from '../pkg/index.js';
 import { installHart, parseIdent, PackageStore } from '../pkg/index.js';
-import { stringify } from 'smol-toml';
 import { ensureDir, writeFileAtomic } from './files.js';
 import type { OutputSink, Timers } from './process/index.js';
 import { realTimers } from './process/index.js';
@@ -27,7 +26,7 @@ import type { GroupMemberProgress, LoadRequest, LoadResult, ServicesApi, Service
 import type { ServiceSpec } from './spec.js';
 import { checkSpec, DEFAULT_SPEC, formatSpec, parseBind, parseSpec, serviceGroupOf, specName } from './spec.js';
 import type { TemplateEngine } from './template/index.js';
-import { createTemplateEngine } from './template/index.js';
+import { createTemplateEngine, toTomlText } from './template/index.js';
 
 export interface ManagerRing extends ServiceRing {
   /** Calls `listener` when a rumor that services render from changed; returns an unsubscribe. */
@@ -195,7 +194,7 @@ export class ServiceManager implements ServicesApi {
     const name = this.nameOf(ident);
     const l = this.requireLoaded(name, ident);
     if (!l.service) throw new MurmurError('CONFLICT', `${name} is not running: ${l.error ?? 'no config yet'}`);
-    return stringify(l.service.config);
+    return toTomlText(l.service.config);
   }
 
   groupProgress(serviceGroup: string): GroupMemberProgress[] {

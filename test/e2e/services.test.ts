@@ -152,6 +152,28 @@ describe('files, bad input and the service lifecycle', () => {
     await waitFor('C to render port 6060', async () => (await renderedConfig(c)).includes('port = 6060'));
   });
 
+  test('hab config show prints the merged config; hab svc status lists the service', async () => {
+    const shown = await hab(['config', 'show', 'core/demo', '--remote-sup', a.ctl], { env: cli(a) });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^port = 9090$/m);
+    expect(shown.stdout).toMatch(/^interval = 5$/m);
+    const status = await hab(['svc', 'status', '--remote-sup', a.ctl], { env: cli(a) });
+    expect(status.code, status.stderr).toBe(0);
+    const [head, row] = status.stdout.trim().split('\n');
+    expect(head?.split(/\s{2,}/)).toEqual(['package', 'type', 'desired', 'state', 'elapsed (s)', 'pid', 'group']);
+    expect(row?.split(/\s{2,}/)).toEqual([expect.stringMatching(/^core\/demo\/0\.1\.0\/\d{14}$/), 'standalone', 'up', 'up', expect.stringMatching(/^\d+$/), String(await pidOf(a)), 'demo.prod']);
+  });
+
+  test('editing a spec file by hand takes effect: desired_state = "down" stops the service', async () => {
+    const file = join(d.fsRoot, 'hab/sup/default/specs/demo.spec');
+    const spec = await readFile(file, 'utf8');
+    expect(spec).toMatch(/^desired_state = "up"$/m);
+    await writeFile(file, spec.replace('desired_state = "up"', 'desired_state = "down"'));
+    await waitFor('D stopped by its spec', async () => (await services(d))[0]?.process.state === 'down');
+    await writeFile(file, spec);
+    await waitFor('D up again by its spec', async () => (await services(d))[0]?.process.state === 'up');
+  });
+
   test('hab svc stop and start', async () => {
     expect((await hab(['svc', 'stop', 'core/demo', '--remote-sup', d.ctl], { env: cli(d) })).code).toBe(0);
     await waitFor('D stopped', async () => (await services(d))[0]?.process.state === 'down');
@@ -176,6 +198,13 @@ describe('files, bad input and the service lifecycle', () => {
       });
     }
     expect(await services(b)).toEqual([]);
+  });
+
+  test('hab sup run IDENT loads the service at start', async () => {
+    const e = await startSup({ host: '127.0.0.85', peers: [a.gossip], env: { HAB_CACHE_KEY_PATH: keys }, args: [hart, '--group', 'prod'] });
+    await waitFor('E to run demo.prod', async () => (await services(e))[0]?.process.state === 'up');
+    await waitFor('E to apply config version 2 from the ring', async () => (await services(e))[0]?.config_version === 2);
+    expect(await renderedConfig(e)).toContain('port = 9090');
   });
 
   test('a Supervisor restarted after kill -9 replaces the service process its previous life left running', async () => {
