@@ -115,6 +115,32 @@ describe('the seed scenario: hab config apply restarts the group on the new conf
   });
 });
 
+describe('hab config apply --wait', () => {
+  test('returns once every live member of the group has applied the version, and says so', async () => {
+    const r = await hab(['config', 'apply', 'demo.prod', '3', '--wait', '--timeout', '30', '--remote-sup', c.ctl], { env: cli(c), input: 'port = 9090\nmessage = "waited"\n' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/2\/2 members applied version 3/);
+    // When it returns, both members already report version 3 (no waiting here).
+    for (const s of [a, b]) expect((await services(s))[0]?.config_version).toBe(3);
+  });
+
+  test('a group nobody runs yet ends at once, saying the config is kept', async () => {
+    const r = await hab(['config', 'apply', 'demo.nobody-here', '1', '--wait', '--timeout', '5', '--remote-sup', a.ctl], { env: cli(a), input: 'x = 1\n' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/no live member runs demo\.nobody-here yet/i);
+  });
+
+  test('times out naming the member that has not applied it (a stopped service applies nothing)', async () => {
+    expect((await hab(['svc', 'stop', 'core/demo', '--remote-sup', b.ctl], { env: cli(b) })).code).toBe(0);
+    const r = await hab(['config', 'apply', 'demo.prod', '4', '--wait', '--timeout', '2', '--remote-sup', a.ctl], { env: cli(a), input: 'port = 9090\n' });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(b.id);
+    expect(r.stderr).not.toContain(a.id);
+    expect((await hab(['svc', 'start', 'core/demo', '--remote-sup', b.ctl], { env: cli(b) })).code).toBe(0);
+    await waitFor('B to apply version 4 once started', async () => (await services(b))[0]?.config_version === 4);
+  });
+});
+
 describe('files, bad input and the service lifecycle', () => {
   test('hab file upload writes files/<name> on every member of the group', async () => {
     const file = await writeTempFile('motd.txt', 'hello group\n');
@@ -203,7 +229,8 @@ describe('files, bad input and the service lifecycle', () => {
   test('hab sup run IDENT loads the service at start', async () => {
     const e = await startSup({ host: '127.0.0.85', peers: [a.gossip], env: { HAB_CACHE_KEY_PATH: keys }, args: [hart, '--group', 'prod'] });
     await waitFor('E to run demo.prod', async () => (await services(e))[0]?.process.state === 'up');
-    await waitFor('E to apply config version 2 from the ring', async () => (await services(e))[0]?.config_version === 2);
+    // The ring holds version 4 by now (the --wait tests); E takes it from the state its seed sends.
+    await waitFor('E to apply config version 4 from the ring', async () => (await services(e))[0]?.config_version === 4);
     expect(await renderedConfig(e)).toContain('port = 9090');
   });
 
