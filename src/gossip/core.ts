@@ -693,7 +693,8 @@ export class GossipCore {
 
   /**
    * Passes a changed rumor on as `via` says. A rumor pushed at once goes down a broadcast tree
-   * when it originated here (`span` null: the whole ring) or came in a tree push (`span` > 0),
+   * when it originated here (`span` null: the whole ring) or came in a tree push (`span` ≥ 1,
+   * the receiver and the members after it that it covers),
    * and to `pushFanout` random members when it came any other way (a gossip round, a piggyback):
    * those are the members the tree missed, and their news spreads as an epidemic.
    */
@@ -706,14 +707,15 @@ export class GossipCore {
     if (via !== 'push') return;
     // The suspect itself is told directly by whoever suspected it; fan-out goes to the others.
     const except = r.kind === 'member' && r.health === 'suspect' ? r.member.id : '';
+    // A tree push's span counts its receiver: a leaf (span 1) pushes nothing on.
     if (span === 0) this.pushNow(r, key, except);
-    else this.pushTree(r, span ?? Number.POSITIVE_INFINITY, except);
+    else this.pushTree(r, span === null ? Number.POSITIVE_INFINITY : span - 1, except);
   }
 
   /**
    * Broadcast tree (`docs/protocol.md` §5): the next `span` live members after this one in the
    * member ring are split into `pushFanout` runs; the first member of each run gets the rumor
-   * with the length of the rest of its run as its own span. Every member of the span hears it
+   * with the length of its run as its span, and covers the rest of it. Every member of the span hears it
    * once, in about log_fanout(span) hops, where random pushes deliver each rumor `pushFanout`
    * times to everyone (a CPU-bound machine's whole budget at N = 100). Members whose view of the
    * ring differs, or whose push was lost, are reached by the gossip rounds, which start
@@ -736,9 +738,7 @@ export class GossipCore {
     for (let p = 0; p < parts; p++) {
       const size = Math.floor(run.length / parts) + (p < run.length % parts ? 1 : 0);
       const head = run[start] as MemberRumor;
-      const push: Packet = { type: 'push', from: this.self.id, rumors: [r] };
-      if (size > 1) push.span = size - 1;
-      this.sendPacket(this.addressOfMember(head.member), push, channel);
+      this.sendPacket(this.addressOfMember(head.member), { type: 'push', from: this.self.id, rumors: [r], span: size }, channel);
       start += size;
     }
   }

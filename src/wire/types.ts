@@ -202,8 +202,9 @@ export interface Push {
   from: MemberId;
   rumors: Rumor[];
   /**
-   * Broadcast tree (`docs/protocol.md` §5): the receiver is to push these rumors on to the next
-   * `span` members after itself in its member ring. Absent or 0: a gossip-round push.
+   * Broadcast tree (`docs/protocol.md` §8.2): the run of the ring this push covers, its receiver
+   * included: the receiver pushes the rumors on to the next `span − 1` members after itself in
+   * its member ring. Absent or 0: a gossip-round push.
    */
   span?: number;
 }

@@ -297,3 +297,36 @@ describe('the shell', () => {
     expect(node.counters.decodeErrors).toBeGreaterThan(150);
   });
 });
+
+describe('the broadcast tree', () => {
+  /** 100 members besides SELF, ids spread over the hex space so that the ring mixes them. */
+  const many = Array.from({ length: 100 }, (_, i) => member((i * 2654435761 >>> 0).toString(16).padStart(8, '0').repeat(4), 0, 'alive'));
+  const config = (version: number): Rumor => ({ kind: 'service-config', group: 'redis.prod', version, encrypted: false, config: new TextEncoder().encode('port = 1\n'), from: '' });
+  const treePushes = (effects: Effect[]) => sends(effects).filter((s) => s.packet.type === 'push');
+
+  test('a rumor published here goes to pushFanout members whose runs cover everyone else once', () => {
+    const core = coreWith(many);
+    const out = core.publish(config(1), 10);
+    const pushes = treePushes(out);
+    expect(pushes).toHaveLength(lanPreset.pushFanout);
+    const spans = pushes.map((p) => (p.packet.type === 'push' ? (p.packet.span ?? 0) : 0));
+    expect(spans.reduce((a, b) => a + b, 0)).toBe(100);
+    expect(Math.max(...spans) - Math.min(...spans)).toBeLessThanOrEqual(1);
+  });
+
+  test('a tree push covering 20 members is split among 5 of them; a leaf (span 1) pushes nothing on', () => {
+    const inner = coreWith(many);
+    const split = treePushes(inner.handlePacket(addr(A), { type: 'push', from: A, rumors: [config(2)], span: 20 }, 10));
+    expect(split).toHaveLength(5);
+    expect(split.map((p) => (p.packet.type === 'push' ? p.packet.span : 0))).toEqual([4, 4, 4, 4, 3]);
+    const leaf = coreWith(many);
+    expect(treePushes(leaf.handlePacket(addr(A), { type: 'push', from: A, rumors: [config(2)], span: 1 }, 10))).toHaveLength(0);
+  });
+
+  test("news from a gossip round's push (no span) is pushed on at random, as an epidemic", () => {
+    const core = coreWith(many);
+    const out = treePushes(core.handlePacket(addr(A), { type: 'push', from: A, rumors: [config(3)] }, 10));
+    expect(out).toHaveLength(lanPreset.pushFanout);
+    expect(out.every((p) => p.packet.type === 'push' && p.packet.span === undefined)).toBe(true);
+  });
+});

@@ -258,9 +258,10 @@ export type Push = Message<"murmur.v1.Push"> & {
   from: Uint8Array;
 
   /**
-   * Broadcast tree: how many members after the receiver, in the receiver's member ring, it is to
-   * push the rumors on to at once (splitting them among a few of its own). 0 (or absent): a push
-   * of a gossip round; the receiver pushes on at random only what was new to it.
+   * Broadcast tree: the length of the run of the member ring this push covers, the receiver
+   * included; the receiver pushes the rumors on at once to the next span - 1 members after it
+   * (splitting them among a few of its own). 0 (or absent): a push of a gossip round; the
+   * receiver pushes on at random only what was new to it.
    *
    * @generated from field: uint32 span = 2;
    */
