@@ -66,6 +66,8 @@ interface Loaded {
   service: Service | null;
   /** Why the spec does not run (bad file, package not installed). */
   error: string | null;
+  /** The spec is fine but its package is not installed (yet). */
+  packageMissing?: boolean;
 }
 
 export class ServiceManager implements ServicesApi {
@@ -83,6 +85,8 @@ export class ServiceManager implements ServicesApi {
   private updateScheduled = false;
   private stopped = false;
   private readonly reported = new Map<string, string>();
+  /** Specs to stop and start again on the next pass even if their text did not change (`--force`). */
+  private readonly forced = new Set<string>();
 
   constructor(deps: ManagerDeps, opts: ManagerOptions) {
     this.deps = deps;
@@ -153,6 +157,7 @@ export class ServiceManager implements ServicesApi {
     checkBinds(spec, pkg);
     await this.reconciling;
     const existing = this.loaded.get(name);
+    if (existing && request.force) this.forced.add(name);
     if (existing && !request.force) {
       throw new MurmurError(
         'CONFLICT',
@@ -252,12 +257,15 @@ export class ServiceManager implements ServicesApi {
     }
     for (const [name, text] of wanted) {
       const held = this.loaded.get(name);
-      if (held && held.text === text) continue;
-      await this.apply(name, text, held);
+      // Unchanged and running (or unchanged and unreadable): nothing to do. A spec whose package
+      // was missing is tried again on every pass, so `hab pkg install` is enough to start it.
+      if (held && held.text === text && !this.forced.has(name) && (held.service !== null || held.packageMissing !== true)) continue;
+      const force = this.forced.delete(name);
+      await this.apply(name, text, held, force);
     }
   }
 
-  private async apply(name: string, text: string, held: Loaded | undefined): Promise<void> {
+  private async apply(name: string, text: string, held: Loaded | undefined, force = false): Promise<void> {
     const file = this.specFile(name);
     let spec: ServiceSpec;
     try {
@@ -271,7 +279,7 @@ export class ServiceManager implements ServicesApi {
       return;
     }
     // Only the desired state changed: act on the running service.
-    if (held?.service && sameExceptDesired(held.spec, spec)) {
+    if (held?.service && sameExceptDesired(held.spec, spec) && !force) {
       held.service.spec.desiredState = spec.desiredState;
       if (spec.shutdownTimeoutSec !== held.spec.shutdownTimeoutSec) held.service.spec.shutdownTimeoutSec = spec.shutdownTimeoutSec;
       this.loaded.set(name, { text, spec, service: held.service, error: null });
@@ -285,7 +293,7 @@ export class ServiceManager implements ServicesApi {
       pkg = await this.packages.load(await this.packages.resolve(parseIdent(spec.ident)));
     } catch (err) {
       this.report(name, (err as Error).message);
-      this.loaded.set(name, { text, spec, service: null, error: (err as Error).message });
+      this.loaded.set(name, { text, spec, service: null, error: (err as Error).message, packageMissing: true });
       return;
     }
     this.reported.delete(name);

@@ -200,6 +200,30 @@ describe('files, bad input and the service lifecycle', () => {
     await waitFor('D up again by its spec', async () => (await services(d))[0]?.process.state === 'up');
   });
 
+  test('hab svc load --force restarts a loaded service; without --force it is refused', async () => {
+    const refused = await hab(['svc', 'load', hart, '--group', 'prod', '--remote-sup', a.ctl], { env: cli(a) });
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/already loaded.*--force/);
+    const pid = await pidOf(a);
+    const r = await hab(['svc', 'load', hart, '--group', 'prod', '--force', '--remote-sup', a.ctl], { env: cli(a) });
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor('A to run a new process', async () => {
+      const s = (await services(a))[0];
+      return s?.process.state === 'up' && s.process.pid !== pid;
+    });
+  });
+
+  test('a spec whose package is not installed starts once hab pkg install puts it there', async () => {
+    const fsRoot = await newFsRoot();
+    await mkdir(join(fsRoot, 'hab/sup/default/specs'), { recursive: true });
+    await writeFile(join(fsRoot, 'hab/sup/default/specs/demo.spec'), 'ident = "core/demo"\ngroup = "prod"\n');
+    const f = await startSup({ host: '127.0.0.86', fsRoot, env: { HAB_CACHE_KEY_PATH: keys } });
+    await waitFor('the missing package in /services', async () => (await services(f))[0]?.last_error?.includes('hab pkg install') === true);
+    const r = await hab(['pkg', 'install', hart], { env: { FS_ROOT: fsRoot, HAB_CACHE_KEY_PATH: keys } });
+    expect(r.code, r.stderr).toBe(0);
+    await waitFor('the service to start', async () => (await services(f))[0]?.process.state === 'up');
+  });
+
   test('hab svc stop and start', async () => {
     expect((await hab(['svc', 'stop', 'core/demo', '--remote-sup', d.ctl], { env: cli(d) })).code).toBe(0);
     await waitFor('D stopped', async () => (await services(d))[0]?.process.state === 'down');
