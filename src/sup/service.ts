@@ -107,6 +107,8 @@ export class Service {
   private lastPublished = '';
   private userTomlSeen: string | null = null;
   private stateEnteredMs: number | null = null;
+  /** What the last successful pass rendered from (`pass`), to skip passes that would change nothing. */
+  private lastGoodFingerprint = '';
 
   constructor(deps: ServiceDeps, opts: ServiceOptions) {
     this.deps = deps;
@@ -242,6 +244,14 @@ export class Service {
 
     // 2. Templates: hooks, then config. Nothing acts on a pass that does not render.
     const context = buildRenderContext(this.contextInput(cfg, ring.census()));
+    // Most ring changes (a member's service rumor reporting its state, a member elsewhere) change
+    // nothing this service renders from: skip the files and the process when everything it would
+    // render from, and the gossiped files, are what the last good pass had. In a group of N
+    // members one config apply makes N service rumors change at every member.
+    const fingerprint = JSON.stringify([context, this.spec, gossipVersion, ring.files(this.serviceGroup).map((f) => [f.filename, f.version])]);
+    const running = this.process !== null && this.process.state !== 'down';
+    if (running && fingerprint === this.lastGoodFingerprint && gossipProblem === this.lastErrorText) return;
+    this.lastGoodFingerprint = '';
     const hooksOut = join(this.opts.svcPath, 'hooks');
     const configOut = join(this.opts.svcPath, 'config');
     const engine = this.deps.engine;
@@ -249,7 +259,8 @@ export class Service {
     const config = this.pkg.configDir ? await renderDir(this.pkg.configDir, configOut, context, { engine }) : { written: [], removed: [], errors: [] };
     const errors = [...hooks.errors, ...config.errors];
     if (errors.length > 0) {
-      this.fail(errors.map((e) => `template ${e.file}: ${e.message}`).join('; '));
+      // One line per pass: handlebars' parse errors span lines (a caret under the source).
+      this.fail(errors.map((e) => (e.message.includes(e.file) ? e.message : `template ${e.file}: ${e.message}`).replace(/\s*\n\s*/g, ' ')).join('; '));
       return;
     }
     this.mergedConfig = cfg;
@@ -261,7 +272,6 @@ export class Service {
 
     // 4. Act.
     const hooksChanged = hooks.changed;
-    const running = this.process !== null && this.process.state !== 'down';
     if (!running) {
       await this.startProcess();
     } else {
@@ -279,6 +289,7 @@ export class Service {
       this.appliedConfigVersion = gossipVersion;
     }
     this.clearError(gossipProblem);
+    this.lastGoodFingerprint = fingerprint;
     this.publish();
   }
 

@@ -202,13 +202,25 @@ describe('bad packages and bad input never crash the Supervisor', () => {
     expect(await readFile(join(svcPath, 'config', 'app.conf'), 'utf8')).toBe('port=1\n');
   });
 
-  test('a rendered hook made non-executable by hand is made executable again by the next pass', async () => {
-    const pkg = await makePackage({ hooks: { run: RUN_SLEEP } });
-    const { service, svcPath } = await startService(pkg);
+  test('a rendered hook made non-executable by hand is made executable again by the next pass that renders', async () => {
+    const pkg = await makePackage({ defaultToml: 'port = 1\n', config: { 'app.conf': 'port={{cfg.port}}\n' }, hooks: { run: '#!/bin/sh\nexec sleep 1000\n' } });
+    const { service, ring, svcPath } = await startService(pkg);
     await upPid(service);
     await chmod(join(svcPath, 'hooks', 'run'), 0o644);
+    ring.applyConfig('svc.prod', 2, 'port = 2\n');
     await service.update();
     expect((await stat(join(svcPath, 'hooks', 'run'))).mode & 0o777).toBe(0o755);
+  });
+
+  test('a pass with nothing new to render touches neither the files nor the process', async () => {
+    const pkg = await makePackage({ defaultToml: 'port = 1\n', config: { 'app.conf': 'port={{cfg.port}}\n' }, hooks: { run: '#!/bin/sh\nexec sleep 1000\n' } });
+    const { service, svcPath } = await startService(pkg);
+    const pid = await upPid(service);
+    const before = await stat(join(svcPath, 'config', 'app.conf'));
+    for (let i = 0; i < 5; i++) await service.update();
+    const after = await stat(join(svcPath, 'config', 'app.conf'));
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+    expect(service.status().pid).toBe(pid);
   });
 
   test("a package's run file that is not executable is reported, never run, and the Supervisor carries on", async () => {

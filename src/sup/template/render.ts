@@ -53,33 +53,48 @@ export function createTemplateEngine(opts: TemplateEngineOptions = {}): Template
   const hb = Handlebars.create();
   useTextCompiler(hb);
   registerHelpers(hb, maxOutputBytes);
-  return {
-    maxOutputBytes,
-    compile(name, text) {
-      let ast: hbs.AST.Program;
-      try {
-        ast = hb.parse(rewriteIndexing(text));
-      } catch (err) {
-        return new MurmurError('BAD_INPUT', `template ${name}: ${messageOf(err)}`, { cause: err });
-      }
-      const template = hb.compile(ast, { noEscape: true, strict: false });
-      return {
-        name,
-        render(context) {
-          let out: string;
-          try {
-            out = template(context);
-          } catch (err) {
-            if (err instanceof OutputTooLarge) return tooLarge(name, maxOutputBytes);
-            return new MurmurError('BAD_INPUT', `template ${name}: ${messageOf(err)}`, { cause: err });
-          }
-          if (out.length > maxOutputBytes || Buffer.byteLength(out, 'utf8') > maxOutputBytes) return tooLarge(name, maxOutputBytes);
-          return out;
-        },
-      };
-    },
+  // Compiled templates by name and text: a service renders the same templates on every pass, and
+  // compiling (parse, code generation, eval) costs far more than rendering. Bounded: a package
+  // has a handful of templates; the cache starts over if something keeps feeding it new text.
+  const cache = new Map<string, CompiledTemplate | MurmurError>();
+  const compile = (name: string, text: string): CompiledTemplate | MurmurError => {
+    const key = `${name}\u0000${text}`;
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit;
+    if (cache.size >= COMPILE_CACHE_ENTRIES) cache.clear();
+    const compiled = compileUncached(name, text);
+    cache.set(key, compiled);
+    return compiled;
   };
+  return { maxOutputBytes, compile };
+
+  function compileUncached(name: string, text: string): CompiledTemplate | MurmurError {
+    let ast: hbs.AST.Program;
+    try {
+      ast = hb.parse(rewriteIndexing(text));
+    } catch (err) {
+      return new MurmurError('BAD_INPUT', `template ${name}: ${messageOf(err)}`, { cause: err });
+    }
+    const template = hb.compile(ast, { noEscape: true, strict: false });
+    return {
+      name,
+      render(context) {
+        let out: string;
+        try {
+          out = template(context);
+        } catch (err) {
+          if (err instanceof OutputTooLarge) return tooLarge(name, maxOutputBytes);
+          return new MurmurError('BAD_INPUT', `template ${name}: ${messageOf(err)}`, { cause: err });
+        }
+        if (out.length > maxOutputBytes || Buffer.byteLength(out, 'utf8') > maxOutputBytes) return tooLarge(name, maxOutputBytes);
+        return out;
+      },
+    };
+  }
 }
+
+/** How many compiled templates an engine keeps. @default 256 */
+const COMPILE_CACHE_ENTRIES = 256;
 
 function tooLarge(name: string, max: number): MurmurError {
   return new MurmurError('TOO_LARGE', `template ${name}: the output would be larger than ${max} bytes`);
