@@ -109,6 +109,8 @@ export class Service {
   private stateEnteredMs: number | null = null;
   /** What the last successful pass rendered from (`pass`), to skip passes that would change nothing. */
   private lastGoodFingerprint = '';
+  /** The gossiped config layer of the version applied last. */
+  private appliedGossipLayer: Record<string, unknown> = {};
 
   constructor(deps: ServiceDeps, opts: ServiceOptions) {
     this.deps = deps;
@@ -211,7 +213,8 @@ export class Service {
     const userText = await readOptional(this.opts.userToml);
     this.userTomlSeen = userText;
     const gossip = ring.config(this.serviceGroup);
-    let gossipLayer: Record<string, unknown> = {};
+    // A version this member cannot read leaves the one it applied last in place.
+    let gossipLayer: Record<string, unknown> = this.appliedGossipLayer;
     let gossipVersion = this.appliedConfigVersion;
     let gossipProblem: string | null = null;
     if (gossip && gossip.version > 0) {
@@ -284,6 +287,7 @@ export class Service {
       if (filesChanged.length > 0) await this.runOneShotHook('file-updated');
     }
     this.rendered = true;
+    this.appliedGossipLayer = gossipLayer;
     if (gossipVersion !== this.appliedConfigVersion) {
       this.deps.log.info('config version applied', { version: gossipVersion });
       this.appliedConfigVersion = gossipVersion;

@@ -194,12 +194,17 @@ describe('bad packages and bad input never crash the Supervisor', () => {
     const pkg = await makePackage({ defaultToml: 'port = 1\n', config: { 'app.conf': 'port={{cfg.port}}\n' }, hooks: { run: RUN_SLEEP } });
     const { service, ring, svcPath } = await startService(pkg);
     const pid = await upPid(service);
-    ring.applyConfig('svc.prod', 2, 'port = = 2\n');
+    ring.applyConfig('svc.prod', 2, 'port = 2\n');
     await service.update();
-    expect(service.status().lastError).toMatch(/gossiped config version 2 .*line 1/);
-    expect(service.status().configVersion).toBe(0);
-    expect(service.status().pid).toBe(pid);
-    expect(await readFile(join(svcPath, 'config', 'app.conf'), 'utf8')).toBe('port=1\n');
+    const applied = await upPid(service);
+    expect(applied).not.toBe(pid);
+    ring.applyConfig('svc.prod', 3, 'port = = 3\n');
+    await service.update();
+    expect(service.status().lastError).toMatch(/gossiped config version 3 .*line 1/);
+    expect(service.status().configVersion).toBe(2);
+    expect(service.status().pid).toBe(applied);
+    // Version 2's layer stays: the service is not put back on its defaults.
+    expect(await readFile(join(svcPath, 'config', 'app.conf'), 'utf8')).toBe('port=2\n');
   });
 
   test('a rendered hook made non-executable by hand is made executable again by the next pass that renders', async () => {
