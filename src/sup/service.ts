@@ -23,7 +23,7 @@ import type { InstalledPackage } from '../pkg/index.js';
 import type { FileVersion, ServiceConfigRumor, ServiceFileRumor, ServiceHealth, ServiceRumor, ServiceState, SysInfo } from '../wire/index.js';
 import { ensureDir, writeFileAtomic } from './files.js';
 import type { OutputSink, ProcessState, Timers } from './process/index.js';
-import { describeHookResult, runHook, ServiceProcess, toSignal } from './process/index.js';
+import { decideRunAs, describeHookResult, runHook, ServiceProcess, toSignal } from './process/index.js';
 import type { ServiceStatus } from './services-api.js';
 import type { ServiceSpec } from './spec.js';
 import { parseBind, serviceGroupOf, specName } from './spec.js';
@@ -453,7 +453,10 @@ export class Service {
   private async runOneShotHook(name: 'reconfigure' | 'file-updated'): Promise<void> {
     const path = this.hookPath(name);
     if (path === null) return;
+    // As the service's user, like the hooks of its process (init, run, post-run, post-stop).
+    const runAs = await decideRunAs(this.pkg.svcUser, this.pkg.svcGroup);
     const result = await runHook({
+      ...(runAs.user ? { user: runAs.user } : {}),
       name,
       path,
       preamble: this.preamble,
