@@ -35,10 +35,11 @@
  * printed with the table.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import buildDist from '../test/global-setup.js';
 import { counterDelta, describeDrops, Lab, mapLimit, monoMs, REPO_ROOT, sleep, type LabProcess } from '../test/lab/lab.js';
+import { writeDocsSection } from './docs.js';
 
 const SECTION = '## Supervisors against Serf (lab, network namespaces)';
 const CLK_TCK = 100;
@@ -544,7 +545,7 @@ function report(results: Result[], losses: LossResult[], opts: Options, command:
     const sk = medianOf(s?.kills);
     row('kill -9 → every survivor sees it confirmed / failed', String(n), s2(mk), s2(sk), ratio(mk, sk));
     row('idle CPU per member process', String(n), m ? `${m.idle.cpuPct.toFixed(2)} %` : '—', s ? `${s.idle.cpuPct.toFixed(2)} %` : '—', ratio(m?.idle.cpuPct, s?.idle.cpuPct));
-    row('RSS per member process', String(n), m ? `${m.idle.rssMb.toFixed(1)} MB` : '—', s ? `${s.idle.rssMb.toFixed(1)} MB` : '—', ratio(m?.idle.rssMb, s?.idle.rssMb));
+    row('RSS per member process', String(n), m ? `${m.idle.rssMb.toFixed(1)} MiB` : '—', s ? `${s.idle.rssMb.toFixed(1)} MiB` : '—', ratio(m?.idle.rssMb, s?.idle.rssMb));
     row('idle bytes sent per member per second', String(n), m ? `${m.idle.txBps.toFixed(0)} B/s` : '—', s ? `${s.idle.txBps.toFixed(0)} B/s` : '—', ratio(m?.idle.txBps, s?.idle.txBps));
   }
   for (const n of [...new Set(losses.map((l) => l.n))]) {
@@ -579,19 +580,7 @@ function report(results: Result[], losses: LossResult[], opts: Options, command:
 }
 
 function writeDocs(section: string): void {
-  const file = join(REPO_ROOT, 'docs', 'benchmarks.md');
-  const text = readFileSync(file, 'utf8');
-  const at = text.indexOf(`\n${SECTION}\n`);
-  let next: string;
-  if (at < 0) {
-    next = `${text.trimEnd()}\n\n${section}`;
-  } else {
-    const rest = text.slice(at + 1 + SECTION.length);
-    const end = rest.search(/\n## /);
-    next = `${text.slice(0, at + 1)}${section}${end < 0 ? '' : rest.slice(end + 1)}`;
-  }
-  writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
-  say(`wrote the section into ${file}`);
+  say(`wrote the section into ${writeDocsSection(SECTION, section)}`);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import buildDist from '../test/global-setup.js';
 import { counterDelta, describeDrops, Lab, mapLimit, MURMUR_BIN, monoMs, REPO_ROOT, run, sleep, waitFor, type LabCounters, type LabProcess } from '../test/lab/lab.js';
+import { writeDocsSection } from './docs.js';
 
 const SECTION = '## Service groups (lab)';
 const HAB = join(REPO_ROOT, 'bin', 'hab');
@@ -460,19 +461,7 @@ function report(r: Run, opts: Options, meta: { command: string; revision: string
 }
 
 function writeDocs(section: string): void {
-  const file = join(REPO_ROOT, 'docs', 'benchmarks.md');
-  const text = readFileSync(file, 'utf8');
-  const at = text.indexOf(`\n${SECTION}\n`);
-  let next: string;
-  if (at < 0) {
-    next = `${text.trimEnd()}\n\n${section}`;
-  } else {
-    const rest = text.slice(at + 1 + SECTION.length);
-    const end = rest.search(/\n## /);
-    next = `${text.slice(0, at + 1)}${section}${end < 0 ? '' : rest.slice(end + 1)}`;
-  }
-  writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
-  say(`wrote the section into ${file}`);
+  say(`wrote the section into ${writeDocsSection(SECTION, section)}`);
 }
 
 // ---------------------------------------------------------------------------------------------

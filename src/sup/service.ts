@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Census, CensusGroup } from '../census/index.js';
+import { toCensusSys } from '../census/index.js';
 import type { Clock, Logger, MemberId, Random } from '../core/index.js';
 import { MurmurError } from '../core/index.js';
 import type { InstalledPackage } from '../pkg/index.js';
@@ -309,16 +310,9 @@ export class Service {
     const sys = ring.sys();
     return {
       sys: {
+        ...toCensusSys(sys),
         version: MURMUR_VERSION,
         member_id: ring.memberId,
-        ip: sys.ip,
-        hostname: sys.hostname,
-        gossip_ip: sys.gossipIp,
-        gossip_port: sys.gossipPort,
-        http_gateway_ip: sys.httpGatewayIp,
-        http_gateway_port: sys.httpGatewayPort,
-        ctl_gateway_ip: sys.ctlGatewayIp,
-        ctl_gateway_port: sys.ctlGatewayPort,
         permanent: ring.permanent,
       },
       pkg: {
