@@ -5,7 +5,6 @@
 import path from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { keyCachePath } from '../crypto/index.js';
-import { buildPackage, installHart, pkgsRootPath } from '../pkg/index.js';
 import type { CliDeps } from './deps.js';
 
 export function addPkgCommands(program: Command, deps: CliDeps): void {
@@ -16,6 +15,8 @@ export function addPkgCommands(program: Command, deps: CliDeps): void {
     .argument('<plan_dir>', 'the directory holding plan.sh (or habitat/plan.sh)')
     .option('-o, --output <dir>', 'where to write the .hart and last_build.env', 'results')
     .action(async (planDir, opts) => {
+      // Imported here: every other command (and `hab sup run`) spares the memory of tar and xz.
+      const { buildPackage } = await import('../pkg/index.js');
       const result = await buildPackage(planDir, {
         env: deps.env,
         outputDir: path.resolve(opts.output),
@@ -28,6 +29,7 @@ export function addPkgCommands(program: Command, deps: CliDeps): void {
     .description('verify and install .hart files into $FS_ROOT/hab/pkgs; prints each installed ident')
     .argument('<files...>', '.hart files')
     .action(async (files) => {
+      const { installHart, pkgsRootPath } = await import('../pkg/index.js');
       const options = { pkgsRoot: pkgsRootPath(deps.env), keyCacheDir: keyCachePath(deps.env) };
       for (const file of files) {
         const result = await installHart(file, options);

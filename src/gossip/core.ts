@@ -713,11 +713,13 @@ export class GossipCore {
   }
 
   /**
-   * Broadcast tree (`docs/protocol.md` §5): the next `span` live members after this one in the
-   * member ring are split into `pushFanout` runs; the first member of each run gets the rumor
-   * with the length of its run as its span, and covers the rest of it. Every member of the span hears it
-   * once, in about log_fanout(span) hops, where random pushes deliver each rumor `pushFanout`
-   * times to everyone (a CPU-bound machine's whole budget at N = 100). Members whose view of the
+   * Broadcast tree (`docs/protocol.md` §8.2): the next `span` live members after this one in the
+   * member ring are split into runs (`directPushMax`: each member its own run up to 128, else
+   * about √span runs; `pushFanout` runs for a rumor sent over streams); the first member of each
+   * run gets the rumor with the length of its run as its span, and covers the rest of it. Every
+   * member of the span hears it once, one or two hops away, where random pushes deliver each
+   * rumor `pushFanout` times to everyone (a CPU-bound machine's whole budget at N = 100), and a
+   * narrow tree puts several busy wake-ups in a row on every path. Members whose view of the
    * ring differs, or whose push was lost, are reached by the gossip rounds, which start
    * `gossipFirstRoundMs` later.
    */
@@ -733,7 +735,10 @@ export class GossipCore {
     }
     if (run.length === 0) return;
     const channel: Channel = rumorFieldSize(r) > this.datagramBudget() ? 'stream' : 'datagram';
-    const parts = Math.min(Math.max(1, this.opts.pushFanout), run.length);
+    const fanout = Math.max(1, this.opts.pushFanout);
+    // Datagrams are cheap to send and every hop costs a wake-up of a busy machine: wide and flat.
+    const wide = run.length <= this.opts.directPushMax ? run.length : Math.max(fanout, Math.ceil(Math.sqrt(run.length)));
+    const parts = Math.min(channel === 'datagram' ? wide : fanout, run.length);
     let start = 0;
     for (let p = 0; p < parts; p++) {
       const size = Math.floor(run.length / parts) + (p < run.length % parts ? 1 : 0);

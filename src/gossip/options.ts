@@ -73,6 +73,14 @@ export interface GossipOptions {
    */
   pushFanout: number;
   /**
+   * Broadcast tree (docs/protocol.md §8.2): a rumor that fits a datagram goes straight to every
+   * member of a run of at most this many members (one hop); a longer run is split into
+   * `max(pushFanout, ceil(√run))` runs, so 10 000 members are two hops away. A rumor sent over
+   * streams is always split into `pushFanout` runs: no member opens more than that many at once.
+   * @default 128
+   */
+  directPushMax: number;
+  /**
    * Time between two gossip rounds, which send still-hot rumors to `gossipNodes` members (ms).
    * @default 200
    */
@@ -168,6 +176,7 @@ export const lanPreset: GossipOptions = {
   suspicionConfirmations: 3,
   suspicionProbes: 6,
   pushFanout: 5,
+  directPushMax: 128,
   gossipIntervalMs: 200,
   gossipFirstRoundMs: 20,
   gossipNodes: 3,

@@ -8,7 +8,8 @@ export * from './supervisor.js';
 export * from './services-api.js';
 export * from './spec.js';
 export * from './manager.js';
-export { Service, type ServiceRing } from './service.js';
+// The Service class (and through it Handlebars, YAML, tar and xz) loads on first use (manager.ts).
+export type { Service, ServiceRing } from './service.js';
 export { formatOutputLine, type OutputLine, type OutputSink } from './process/index.js';
 /** The protocol values a Supervisor's views are made of, for the gateways above it. */
 export type { Health, MemberRumor, Rumor } from '../wire/index.js';

@@ -15,18 +15,17 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Clock, Logger, Random } from '../core/index.js';
 import { MurmurError } from '../core/index.js';
-import type { InstalledPackage, PackageIdent } from '../pkg/index.js';
-import { installHart, parseIdent, PackageStore } from '../pkg/index.js';
+import type { InstalledPackage, PackageIdent, PackageStore, installHart } from '../pkg/index.js';
+import type { TemplateEngine } from './template/index.js';
+import { parseIdent } from '../pkg/ident.js';
 import { ensureDir, writeFileAtomic } from './files.js';
 import type { OutputSink, Timers } from './process/index.js';
 import { realTimers } from './process/index.js';
 import type { ServiceRing } from './service.js';
-import { Service } from './service.js';
+import type { Service } from './service.js';
 import type { GroupMemberProgress, LoadRequest, LoadResult, ServicesApi, ServiceStatus } from './services-api.js';
 import type { ServiceSpec } from './spec.js';
 import { checkSpec, DEFAULT_SPEC, formatSpec, parseBind, parseSpec, serviceGroupOf, specName } from './spec.js';
-import type { TemplateEngine } from './template/index.js';
-import { createTemplateEngine, toTomlText } from './template/index.js';
 
 export interface ManagerRing extends ServiceRing {
   /** Calls `listener` when a rumor that services render from changed; returns an unsubscribe. */
@@ -59,6 +58,13 @@ export interface ManagerOptions {
   processTuning?: { backoff?: { minMs?: number; maxMs?: number; cooldownMs?: number } };
 }
 
+interface ServiceModules {
+  Service: typeof Service;
+  engine: TemplateEngine;
+  packages: PackageStore;
+  installHart: typeof installHart;
+}
+
 interface Loaded {
   /** The spec file's text, to tell an edit from a re-read. */
   text: string;
@@ -73,8 +79,8 @@ interface Loaded {
 export class ServiceManager implements ServicesApi {
   private readonly deps: ManagerDeps;
   private readonly opts: ManagerOptions;
-  private readonly packages: PackageStore;
-  private readonly engine: TemplateEngine = createTemplateEngine();
+  private readonly pkgsRoot: string;
+  private loadedModules: Promise<ServiceModules> | undefined;
   private readonly loaded = new Map<string, Loaded>();
   private readonly listeners = new Set<() => void>();
   private reconciling: Promise<void> = Promise.resolve();
@@ -91,7 +97,7 @@ export class ServiceManager implements ServicesApi {
   constructor(deps: ManagerDeps, opts: ManagerOptions) {
     this.deps = deps;
     this.opts = opts;
-    this.packages = new PackageStore(join(opts.habRoot, 'pkgs'));
+    this.pkgsRoot = join(opts.habRoot, 'pkgs');
   }
 
   private get timers(): Timers {
@@ -134,12 +140,14 @@ export class ServiceManager implements ServicesApi {
     let identText = request.ident;
     if (identText.endsWith('.hart')) {
       if (!isAbsolute(identText)) throw new MurmurError('BAD_INPUT', `a .hart path must be absolute; got ${identText}`);
-      const installed = await installHart(identText, { pkgsRoot: this.packages.root, keyCacheDir: this.opts.keyCacheDir });
+      const { installHart } = await this.modules();
+      const installed = await installHart(identText, { pkgsRoot: this.pkgsRoot, keyCacheDir: this.opts.keyCacheDir });
       this.deps.log.info(installed.alreadyInstalled ? 'package already installed' : 'package installed', { ident: installed.identText });
       identText = installed.identText;
     }
     const ident = parseIdent(identText);
-    const pkg = await this.packages.load(await this.packages.resolve(ident));
+    const { packages } = await this.modules();
+    const pkg = await packages.load(await packages.resolve(ident));
     const name = ident.name;
     const spec = checkSpec({
       ...DEFAULT_SPEC,
@@ -199,7 +207,7 @@ export class ServiceManager implements ServicesApi {
     const name = this.nameOf(ident);
     const l = this.requireLoaded(name, ident);
     if (!l.service) throw new MurmurError('CONFLICT', `${name} is not running: ${l.error ?? 'no config yet'}`);
-    return toTomlText(l.service.config);
+    return l.service.configText();
   }
 
   groupProgress(serviceGroup: string): GroupMemberProgress[] {
@@ -290,13 +298,15 @@ export class ServiceManager implements ServicesApi {
     if (held) await this.retire(name, held, serviceGroupOf(held.spec) !== serviceGroupOf(spec));
     let pkg: InstalledPackage;
     try {
-      pkg = await this.packages.load(await this.packages.resolve(parseIdent(spec.ident)));
+      const { packages } = await this.modules();
+      pkg = await packages.load(await packages.resolve(parseIdent(spec.ident)));
     } catch (err) {
       this.report(name, (err as Error).message);
       this.loaded.set(name, { text, spec, service: null, error: (err as Error).message, packageMissing: true });
       return;
     }
     this.reported.delete(name);
+    const { Service, engine } = await this.modules();
     const service = new Service(
       {
         log: this.deps.log.child({ preamble: serviceGroupOf(spec), logkey: 'SR' }),
@@ -306,7 +316,7 @@ export class ServiceManager implements ServicesApi {
         random: this.deps.random,
         ...(this.deps.timers ? { timers: this.deps.timers } : {}),
         ring: this.deps.ring,
-        engine: this.engine,
+        engine,
       },
       {
         spec: { ...spec },
@@ -361,6 +371,20 @@ export class ServiceManager implements ServicesApi {
   }
 
   // ------------------------------------------------------------------------------ helpers
+
+  /**
+   * Services, templates and packages, imported on first use: Handlebars, YAML, tar and xz cost a
+   * Supervisor about 10 MB of memory, which one that runs no service never needs.
+   */
+  private modules(): Promise<ServiceModules> {
+    this.loadedModules ??= Promise.all([import('./service.js'), import('./template/index.js'), import('../pkg/index.js')]).then(([service, template, pkg]) => ({
+      Service: service.Service,
+      engine: template.createTemplateEngine(),
+      packages: new pkg.PackageStore(this.pkgsRoot),
+      installHart: pkg.installHart,
+    }));
+    return this.loadedModules;
+  }
 
   private specFile(name: string): string {
     return join(this.opts.specsDir, `${name}.spec`);

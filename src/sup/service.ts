@@ -135,6 +135,11 @@ export class Service {
     return this.mergedConfig;
   }
 
+  /** The merged config as TOML text (`hab config show`); floats stay floats. */
+  configText(): string {
+    return toTomlText(this.mergedConfig);
+  }
+
   /**
    * Brings the service in line with its spec and everything it renders from. Calls made while
    * one pass runs are folded into one more pass after it.

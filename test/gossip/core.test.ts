@@ -16,12 +16,12 @@ const SELF = 'f'.repeat(32);
 const addr = (id: string): string => `10.0.0.${id.charCodeAt(0)}:9638`;
 
 /** A core for SELF that knows `others` (with the given records) from the start. */
-function coreWith(others: MemberRumor[], seed = 1): GossipCore {
+function coreWith(others: MemberRumor[], seed = 1, options = lanPreset): GossipCore {
   const store = new RumorStore({ buckets: lanPreset.digestBuckets });
   for (const r of others) store.set({ ...r, member: { ...r.member, address: addr(r.member.id).split(':')[0]! } }, 0);
   return new GossipCore(
     { random: seededRandom(seed) },
-    { self: info(SELF, 0, '10.0.0.102'), options: lanPreset, base: store.freeze(), announce: false },
+    { self: info(SELF, 0, '10.0.0.102'), options, base: store.freeze(), announce: false },
   );
 }
 
@@ -304,21 +304,27 @@ describe('the broadcast tree', () => {
   const config = (version: number): Rumor => ({ kind: 'service-config', group: 'redis.prod', version, encrypted: false, config: new TextEncoder().encode('port = 1\n'), from: '' });
   const treePushes = (effects: Effect[]) => sends(effects).filter((s) => s.packet.type === 'push');
 
-  test('a rumor published here goes to pushFanout members whose runs cover everyone else once', () => {
-    const core = coreWith(many);
-    const out = core.publish(config(1), 10);
-    const pushes = treePushes(out);
-    expect(pushes).toHaveLength(lanPreset.pushFanout);
-    const spans = pushes.map((p) => (p.packet.type === 'push' ? (p.packet.span ?? 0) : 0));
-    expect(spans.reduce((a, b) => a + b, 0)).toBe(100);
-    expect(Math.max(...spans) - Math.min(...spans)).toBeLessThanOrEqual(1);
+  const spansOf = (pushes: ReturnType<typeof treePushes>): number[] => pushes.map((p) => (p.packet.type === 'push' ? (p.packet.span ?? 0) : 0));
+  const bigFile = (version: number): Rumor => ({ kind: 'service-file', group: 'redis.prod', filename: 'big', version, encrypted: false, body: new Uint8Array(5000), from: '' });
+
+  test('up to directPushMax members, a rumor published here goes straight to each of them (one hop)', () => {
+    const pushes = treePushes(coreWith(many).publish(config(1), 10));
+    expect(pushes).toHaveLength(100);
+    expect(spansOf(pushes).every((s) => s === 1)).toBe(true);
   });
 
-  test('a tree push covering 20 members is split among 5 of them; a leaf (span 1) pushes nothing on', () => {
-    const inner = coreWith(many);
-    const split = treePushes(inner.handlePacket(addr(A), { type: 'push', from: A, rumors: [config(2)], span: 20 }, 10));
-    expect(split).toHaveLength(5);
-    expect(split.map((p) => (p.packet.type === 'push' ? p.packet.span : 0))).toEqual([4, 4, 4, 4, 3]);
+  test('beyond directPushMax, about √N runs cover everyone else once; a stream-sized rumor uses pushFanout runs', () => {
+    const narrow = { ...lanPreset, directPushMax: 10 };
+    const spans = spansOf(treePushes(coreWith(many, 1, narrow).publish(config(1), 10)));
+    expect(spans).toEqual(Array(10).fill(10));
+    const streamed = treePushes(coreWith(many, 1, narrow).publish(bigFile(1), 10));
+    expect(streamed.every((p) => p.channel === 'stream')).toBe(true);
+    expect(spansOf(streamed)).toEqual([20, 20, 20, 20, 20]);
+  });
+
+  test('a tree push covering 20 members is pushed on to the 19 after its receiver; a leaf (span 1) pushes nothing on', () => {
+    const inner = treePushes(coreWith(many).handlePacket(addr(A), { type: 'push', from: A, rumors: [config(2)], span: 20 }, 10));
+    expect(spansOf(inner)).toEqual(Array(19).fill(1));
     const leaf = coreWith(many);
     expect(treePushes(leaf.handlePacket(addr(A), { type: 'push', from: A, rumors: [config(2)], span: 1 }, 10))).toHaveLength(0);
   });
