@@ -338,7 +338,8 @@ export class GossipCore {
    */
   leave(now: number): Effect[] {
     if (this.stopped) return [];
-    this.self.incarnation++;
+    // At the largest incarnation, `departed` still beats `alive` at the same one.
+    this.self.incarnation = Math.min(this.self.incarnation + 1, Number.MAX_SAFE_INTEGER);
     const departed: MemberRumor = { kind: 'member', member: { ...this.self }, health: 'departed', from: this.self.id };
     this.store.set(departed, now);
     this.recount('alive', 'departed');
@@ -677,6 +678,12 @@ export class GossipCore {
     const inc = r.member.incarnation;
     if (inc < this.self.incarnation) return;
     if (r.health === 'alive' && inc === this.self.incarnation) return;
+    // Refuting means going one above, which the wire cannot carry past 2^53 − 1: such a record
+    // is ignored rather than answered with an incarnation no member can encode or decode.
+    if (inc >= Number.MAX_SAFE_INTEGER) {
+      this.emit({ type: 'packet-ignored', reason: 'a record about this member at the largest incarnation cannot be refuted' });
+      return;
+    }
     this.self.incarnation = inc + 1;
     if (r.health === 'suspect' || r.health === 'confirmed') this.awareness.apply(1);
     this.writeSelf(now);
@@ -702,8 +709,11 @@ export class GossipCore {
     if (via === 'quiet') return;
     const key = rumorKey(r);
     this.queue.enqueue(key, r);
-    // A fresh rumor's first gossip round comes soon, to reach the few the at-once push missed.
-    this.scheduleGossip(now, via === 'push' ? this.opts.gossipFirstRoundMs : this.opts.gossipIntervalMs);
+    // A fresh rumor's first gossip round comes soon, to reach the few the at-once push missed;
+    // except at the members the broadcast tree reached, where the tree has just done that work
+    // and an early round would only hand every member its own news again, on a busy machine.
+    const early = via === 'push' && (span === null || span === 0);
+    this.scheduleGossip(now, early ? this.opts.gossipFirstRoundMs : this.opts.gossipIntervalMs);
     if (via !== 'push') return;
     // The suspect itself is told directly by whoever suspected it; fan-out goes to the others.
     const except = r.kind === 'member' && r.health === 'suspect' ? r.member.id : '';
