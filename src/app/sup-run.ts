@@ -181,7 +181,7 @@ export async function runSupervisor(request: SupRunRequest, env: Readonly<Record
   const secret = await loadOrCreateCtlSecret(paths).catch(abandon);
   const manager = new ServiceManager(
     { log, sink: (line) => out(formatOutputLine(line)), clock, wallNow: () => Date.now(), random: osRandom(), ring: supervisor },
-    { habRoot: paths.habRoot, specsDir: paths.specsDir, keyCacheDir: paths.keyCacheDir, env, org: null },
+    { habRoot: paths.habRoot, specsDir: paths.specsDir, keyCacheDir: paths.keyCacheDir, env, org: request.org ?? null },
   );
   services = manager;
   const ctl = new CtlGateway({ supervisor, secret, log: log.child({ component: 'ctl' }), services: manager });

@@ -1,7 +1,9 @@
 /**
- * `hab config apply SVC.GROUP VERSION [FILE] [--wait [--timeout S]]`: gossips a config to every
- * member of a service group, through a Supervisor's control gateway. The TOML is parsed here
- * first, so that a syntax error names its line and column and nothing is sent. A VERSION not
+ * `hab config apply SVC.GROUP VERSION [FILE] [--user USER] [--wait [--timeout S]]`: gossips a
+ * config to every member of a service group, through a Supervisor's control gateway. The TOML is
+ * parsed here first, so that a syntax error names its line and column and nothing is sent. With
+ * `--user`, it is then sealed into a `BOX-1` payload for the group's service key (`keys.ts`) and
+ * travels encrypted: only members holding the group's secret key can read it. A VERSION not
  * above the one the Supervisor holds is refused with the held version (Habitat drops it
  * silently, #3009). With `--wait`, the command follows the group until every live member has
  * applied the version (progress on stderr), and fails naming the members that have not when
@@ -15,6 +17,7 @@ import type { ConfigApplyEvent, CtlApi, PendingMember } from '../ctl/client.js';
 import { checkPackageIdent, checkPayloadSize, checkServiceGroup, DEFAULT_WAIT_TIMEOUT_SEC, MAX_WAIT_TIMEOUT_SEC, parseConfigToml } from '../ctl/client.js';
 import { MurmurError } from '../core/index.js';
 import type { CliDeps } from './deps.js';
+import { sealForGroup, type Sealed } from './keys.js';
 import { connect, parseVersionArgument, readInput, REMOTE_SUP_FLAGS, REMOTE_SUP_HELP } from './remote.js';
 
 /** Width of the progress bar drawn on a terminal, in characters. */
@@ -36,6 +39,7 @@ export function addConfigCommands(program: Command, deps: CliDeps): void {
     .argument('[file]', 'a TOML file; - or nothing reads standard input')
     .option('--wait', 'then wait until every live member of the group has applied it, showing progress on stderr')
     .option('--timeout <seconds>', `with --wait: give up after this many seconds (default ${DEFAULT_WAIT_TIMEOUT_SEC}, at most ${MAX_WAIT_TIMEOUT_SEC})`, parseTimeout)
+    .option('-u, --user <user>', "encrypt it for the group (SVC.GROUP@ORG) with this user's secret key and the group's public key; only members holding the group's secret key read it")
     .option(REMOTE_SUP_FLAGS, REMOTE_SUP_HELP)
     .action(async (group, rawVersion, file, opts) => {
       checkServiceGroup(group);
@@ -43,15 +47,19 @@ export function addConfigCommands(program: Command, deps: CliDeps): void {
       if (opts.timeout !== undefined && !opts.wait) throw new MurmurError('BAD_INPUT', '--timeout goes with --wait: add --wait, or drop --timeout');
       const { bytes, source } = await readInput(deps, file);
       checkPayloadSize(`config from ${source}`, bytes.length);
-      const text = new TextDecoder().decode(bytes);
-      parseConfigToml(text, `config from ${source}`);
+      const plain = new TextDecoder().decode(bytes);
+      parseConfigToml(plain, `config from ${source}`);
+      // Checked in the clear first: once sealed, the Supervisor cannot tell TOML from junk.
+      const sealed = opts.user === undefined ? undefined : await sealForGroup(deps, group, opts.user, bytes, `config from ${source}`);
+      const text = sealed === undefined ? plain : new TextDecoder().decode(sealed.payload);
+      const payload = { encrypted: sealed !== undefined };
       const ctl = await connect(deps, opts.remoteSup);
       if (opts.wait) {
-        await applyAndWait(deps, ctl, group, version, text, opts.timeout ?? DEFAULT_WAIT_TIMEOUT_SEC);
+        await applyAndWait(deps, ctl, group, version, text, opts.timeout ?? DEFAULT_WAIT_TIMEOUT_SEC, sealed);
         return;
       }
-      const done = await ctl.applyConfig(group, version, text);
-      deps.stdout(`Applied config version ${done.version} to ${done.service_group}\n`);
+      const done = await ctl.applyConfig(group, version, text, payload);
+      deps.stdout(appliedLine(done.version, done.service_group, sealed));
     });
   config
     .command('show')
@@ -71,12 +79,12 @@ export function addConfigCommands(program: Command, deps: CliDeps): void {
  * stderr — one bar redrawn in place on a terminal, else one line per change. A timeout is a
  * CONFLICT (exit 4): the config was published, but the group is not in the state asked for.
  */
-async function applyAndWait(deps: CliDeps, ctl: CtlApi, group: string, version: number, text: string, timeoutSec: number): Promise<void> {
+async function applyAndWait(deps: CliDeps, ctl: CtlApi, group: string, version: number, text: string, timeoutSec: number, sealed: Sealed | undefined): Promise<void> {
   const progress = new ProgressView(deps);
-  for await (const event of ctl.applyConfigWait(group, version, text, timeoutSec)) {
+  for await (const event of ctl.applyConfigWait(group, version, text, timeoutSec, { encrypted: sealed !== undefined })) {
     switch (event.type) {
       case 'applied':
-        deps.stdout(`Applied config version ${event.version} to ${event.service_group}\n`);
+        deps.stdout(appliedLine(event.version, event.service_group, sealed));
         break;
       case 'progress':
         progress.show(event.done, event.total, event.version);
@@ -94,6 +102,13 @@ async function applyAndWait(deps: CliDeps, ctl: CtlApi, group: string, version: 
         break;
     }
   }
+}
+
+/** `Applied config version 2 to demo.prod`, saying which keys sealed it when encrypted. */
+function appliedLine(version: number, group: string, sealed: Sealed | undefined): string {
+  return sealed === undefined
+    ? `Applied config version ${version} to ${group}\n`
+    : `Applied encrypted config version ${version} to ${group} (sealed by ${sealed.user} for ${sealed.service})\n`;
 }
 
 function timeoutMessage(e: Extract<ConfigApplyEvent, { type: 'timeout' }>): string {

@@ -6,6 +6,7 @@ import { Command } from '@commander-js/extra-typings';
 import { addConfigCommands } from './config.js';
 import type { CliDeps } from './deps.js';
 import { addFileCommands } from './file.js';
+import { addSvcKeyCommands, addUserCommands } from './keys.js';
 import { addOriginCommands } from './origin.js';
 import { addPkgCommands } from './pkg.js';
 import { addRingCommands } from './ring.js';
@@ -25,11 +26,12 @@ export function buildProgram(deps: CliDeps, name: string): Command {
     .exitOverride()
     .showHelpAfterError(`(run '${name} --help' for usage)`);
   addSupCtlCommands(addSupCommands(program, deps), deps);
-  addSvcCommands(program, deps);
+  addSvcKeyCommands(addSvcCommands(program, deps), deps);
   addConfigCommands(program, deps);
   addFileCommands(program, deps);
   addRingCommands(program, deps);
   addOriginCommands(program, deps);
+  addUserCommands(program, deps);
   addPkgCommands(program, deps);
   addSimCommand(program, deps);
   return program;

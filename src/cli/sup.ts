@@ -35,6 +35,11 @@ export interface SupRunRequest {
   /** Gossip timing preset: `lan`, or `localTest` for many Supervisors on one machine. */
   gossipPreset: 'lan' | 'localTest';
   /**
+   * `--org`: the organization of every service group this Supervisor runs (`demo.prod@acme`),
+   * whose service keys encrypt configs and files for it. Absent: groups have no org.
+   */
+  org?: string;
+  /**
    * `hab sup run IDENT [load flags]`: the service to load once the Supervisor runs, as
    * `hab svc load IDENT [load flags]` would send it (a `.hart` path made absolute, flags
    * checked). Absent without IDENT.
@@ -84,6 +89,7 @@ export interface RawSupRunOptions {
   peerWatchFile?: string;
   sysIpAddress?: string;
   ring?: string;
+  org?: string;
 }
 
 /**
@@ -113,6 +119,9 @@ export function parseSupRunOptions(raw: RawSupRunOptions & LoadOptions, env: Rea
   if (ringFlag !== undefined && ringKeyText !== undefined) {
     throw new MurmurError('BAD_INPUT', '--ring (or HAB_RING) and HAB_RING_KEY cannot be used together: name a key in the cache, or pass its text, not both');
   }
+  if (raw.org !== undefined && !/^[A-Za-z0-9_-]+$/.test(raw.org)) {
+    throw new MurmurError('BAD_INPUT', `--org must be letters, digits, _ or - (e.g. acme), got ${JSON.stringify(raw.org)}`);
+  }
   const preset = env.MURMUR_GOSSIP_PRESET ?? 'lan';
   if (preset !== 'lan' && preset !== 'localTest' && preset !== 'local-test') {
     throw new MurmurError('BAD_INPUT', `MURMUR_GOSSIP_PRESET must be lan or localTest, got ${JSON.stringify(preset)}`);
@@ -128,6 +137,7 @@ export function parseSupRunOptions(raw: RawSupRunOptions & LoadOptions, env: Rea
     ring: ringFlag,
     ringKeyText,
     gossipPreset: preset === 'lan' ? 'lan' : 'localTest',
+    ...(raw.org !== undefined ? { org: raw.org } : {}),
     ...(load ? { load } : {}),
   };
 }
@@ -149,7 +159,8 @@ export function addSupCommands(program: Command, deps: CliDeps): Command {
     .option('-I, --permanent-peer', 'this Supervisor is a permanent peer: probed whatever its health')
     .option('--peer-watch-file <path>', 'a file of peers, one host[:port] per line, re-read when it changes')
     .option('--sys-ip-address <ip>', 'the address other members reach this one at')
-    .option('-r, --ring <name>', 'seal the ring with the latest revision of this ring key (HAB_RING)');
+    .option('-r, --ring <name>', 'seal the ring with the latest revision of this ring key (HAB_RING)')
+    .option('--org <org>', 'the organization of the service groups this Supervisor runs: services join SVC.GROUP@ORG');
   addLoadOptions(run).action(async (ident, opts) => {
     const request = parseSupRunOptions(opts, deps.env, ident);
     const code = await deps.runSupervisor(request);

@@ -112,7 +112,8 @@ export function renderServiceStatus(services: readonly ServiceStatusJson[]): str
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('')).join('\n') + '\n';
 }
 
-export function addSvcCommands(program: Command, deps: CliDeps): void {
+/** Adds `svc load|unload|start|stop|status`; returns the `svc` command for `svc key` (`keys.ts`). */
+export function addSvcCommands(program: Command, deps: CliDeps): Command {
   const svc = program.command('svc').description("a Supervisor's services: load, unload, start, stop, status");
 
   addLoadOptions(
@@ -180,4 +181,5 @@ export function addSvcCommands(program: Command, deps: CliDeps): void {
       const answer = await ctl.serviceStatus(ident);
       deps.stdout(opts.json ? `${JSON.stringify(answer)}\n` : renderServiceStatus(answer.services));
     });
+  return svc;
 }

@@ -6,6 +6,8 @@
  * - `key-cache.ts`: the key cache directory (`HAB_CACHE_KEY_PATH`, `$FS_ROOT/hab/cache/keys`):
  *   generate, import, export, latest revision; the layer's only file I/O.
  * - `origin-key.ts`: origin signing key pairs (`SIG-SEC-1`, `SIG-PUB-1`), which sign `.hart` packages.
+ * - `box-key.ts`: user and service encryption key pairs (`BOX-SEC-1`, `BOX-PUB-1`).
+ * - `box.ts`: the `BOX-1` payload a user seals a config or file in for a service group.
  * - `ring.ts`: the `Keyring` and the sealed envelope around every datagram and stream frame.
  *
  * Start reading at `ring.ts` for the wire, `key-file.ts` for compatibility with Habitat.
@@ -56,6 +58,40 @@ export {
   type OriginPublicKey,
   type OriginSecretKey,
 } from './origin-key.js';
+export {
+  BOX_PUBLIC_HEADER,
+  BOX_SECRET_HEADER,
+  boxKey,
+  exportBoxKey,
+  generateCommand,
+  generateServiceKeyPair,
+  generateUserKeyPair,
+  isServiceKeyName,
+  latestBoxPublicKey,
+  latestBoxSecretKey,
+  serviceKeyName,
+  validateUserName,
+  type BoxKeyOwner,
+  type BoxKeyPair,
+  type BoxPublicKey,
+  type BoxSecretKey,
+} from './box-key.js';
+export {
+  BOX1_HEADER,
+  BOX_MAC_BYTES,
+  BOX_NONCE_BYTES,
+  BoxOpenError,
+  encryptBox1,
+  formatBox1,
+  looksLikeBox1,
+  openBox1,
+  openBox1With,
+  parseBox1,
+  sealBox1WithNonce,
+  type Box1,
+  type BoxOpenReason,
+  type SealingKeys,
+} from './box.js';
 export {
   ENVELOPE_MAGIC,
   KEY_ID_BYTES,

@@ -37,8 +37,14 @@ export const MAX_CTL_BODY_BYTES = 1024 * 1024;
 export interface ConfigApplyRequest {
   service_group: string;
   version: number;
-  /** TOML text. */
+  /** TOML text, or with `encrypted` a `BOX-1` payload (`hab config apply --user`). */
   config: string;
+  /**
+   * `config` is a `BOX-1` payload sealed for the group's service key: the Supervisor checks its
+   * form (not the TOML inside, which it may not be able to read) and gossips it encrypted.
+   * @default false
+   */
+  encrypted?: boolean;
   /**
    * Answer a stream of `ConfigApplyEvent`s (NDJSON) that ends when every live member of the
    * group has applied `version`, or at `timeout`. @default false
@@ -51,6 +57,7 @@ export interface ConfigApplyRequest {
 export interface ConfigApplyResponse {
   service_group: string;
   version: number;
+  /** The payload's size: the TOML text, or the `BOX-1` text when encrypted. */
   bytes: number;
   /** The Supervisor that published the rumor. */
   member_id: string;
@@ -95,7 +102,10 @@ export interface FileUploadRequest {
   service_group: string;
   version: number;
   filename: string;
+  /** The file, or with `encrypted` its `BOX-1` payload (`hab file upload --user`). */
   body_base64: string;
+  /** The body is a `BOX-1` payload sealed for the group's service key. @default false */
+  encrypted?: boolean;
 }
 
 export interface FileUploadResponse {

@@ -62,6 +62,11 @@ export {
 export { BINDING_MODES, TOPOLOGIES, UPDATE_STRATEGIES } from '../sup/spec.js';
 export type { BindingMode, Topology, UpdateStrategy } from '../sup/spec.js';
 
+/** `encrypted: true` only when set, so that a plain request reads as it always did. */
+function encryptedField(options: PayloadOptions): { encrypted?: true } {
+  return options.encrypted === true ? { encrypted: true } : {};
+}
+
 /** True for the path of a `.hart` artifact rather than a package ident. */
 export function isHartPath(ident: string): boolean {
   return ident.endsWith('.hart');
@@ -100,9 +105,15 @@ export function checkPackageIdent(ident: string, source: string): string {
 export const DEFAULT_CTL_PORT = 9632;
 
 /** What the CLI calls; `CtlClient` is the real one, tests pass fakes. */
+/** How a config or file travels: `encrypted` when it is a `BOX-1` payload (`--user`). */
+export interface PayloadOptions {
+  /** @default false */
+  encrypted?: boolean;
+}
+
 export interface CtlApi {
-  applyConfig(serviceGroup: string, version: number, config: string): Promise<ConfigApplyResponse>;
-  uploadFile(serviceGroup: string, version: number, filename: string, body: Uint8Array): Promise<FileUploadResponse>;
+  applyConfig(serviceGroup: string, version: number, config: string, options?: PayloadOptions): Promise<ConfigApplyResponse>;
+  uploadFile(serviceGroup: string, version: number, filename: string, body: Uint8Array, options?: PayloadOptions): Promise<FileUploadResponse>;
   depart(memberId: string): Promise<SupDepartResponse>;
   status(): Promise<SupStatusResponse>;
   /**
@@ -110,7 +121,7 @@ export interface CtlApi {
    * applied the version (`done`) or `timeoutSec` passes (`timeout`). An `error` line, or a stream
    * that ends without `done` or `timeout`, is thrown as a `MurmurError`.
    */
-  applyConfigWait(serviceGroup: string, version: number, config: string, timeoutSec?: number): AsyncIterable<ConfigApplyEvent>;
+  applyConfigWait(serviceGroup: string, version: number, config: string, timeoutSec?: number, options?: PayloadOptions): AsyncIterable<ConfigApplyEvent>;
   configShow(ident: string): Promise<ConfigShowResponse>;
   loadService(request: LoadRequest): Promise<SvcLoadResponse>;
   unloadService(ident: string, shutdownTimeoutSec?: number): Promise<ServiceStatusJson>;
@@ -149,13 +160,15 @@ export class CtlClient implements CtlApi {
     this.fetch = opts.fetch ?? globalThis.fetch;
   }
 
-  applyConfig(serviceGroup: string, version: number, config: string): Promise<ConfigApplyResponse> {
-    return this.call<ConfigApplyResponse>('POST', ROUTES.configApply, { service_group: serviceGroup, version, config } satisfies ConfigApplyRequest);
+  applyConfig(serviceGroup: string, version: number, config: string, options: PayloadOptions = {}): Promise<ConfigApplyResponse> {
+    const request: ConfigApplyRequest = { service_group: serviceGroup, version, config, ...encryptedField(options) };
+    return this.call<ConfigApplyResponse>('POST', ROUTES.configApply, request);
   }
 
-  uploadFile(serviceGroup: string, version: number, filename: string, body: Uint8Array): Promise<FileUploadResponse> {
+  uploadFile(serviceGroup: string, version: number, filename: string, body: Uint8Array, options: PayloadOptions = {}): Promise<FileUploadResponse> {
     const body_base64 = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64');
-    return this.call<FileUploadResponse>('POST', ROUTES.fileUpload, { service_group: serviceGroup, version, filename, body_base64 } satisfies FileUploadRequest);
+    const request: FileUploadRequest = { service_group: serviceGroup, version, filename, body_base64, ...encryptedField(options) };
+    return this.call<FileUploadResponse>('POST', ROUTES.fileUpload, request);
   }
 
   depart(memberId: string): Promise<SupDepartResponse> {
@@ -166,9 +179,9 @@ export class CtlClient implements CtlApi {
     return this.call<SupStatusResponse>('GET', ROUTES.supStatus);
   }
 
-  async *applyConfigWait(serviceGroup: string, version: number, config: string, timeoutSec = DEFAULT_WAIT_TIMEOUT_SEC): AsyncIterable<ConfigApplyEvent> {
+  async *applyConfigWait(serviceGroup: string, version: number, config: string, timeoutSec = DEFAULT_WAIT_TIMEOUT_SEC, options: PayloadOptions = {}): AsyncIterable<ConfigApplyEvent> {
     const path = ROUTES.configApply;
-    const request: ConfigApplyRequest = { service_group: serviceGroup, version, config, wait: true, timeout: timeoutSec };
+    const request: ConfigApplyRequest = { service_group: serviceGroup, version, config, ...encryptedField(options), wait: true, timeout: timeoutSec };
     // One signal for the request and its body (aborting it ends both), under two deadlines: the
     // usual one until the answer starts, then the wait's own timeout and some slack, as a guard
     // against a server that never ends the stream (the server ends it at its timeout).

@@ -11,10 +11,11 @@
  * scanner cannot flood the log. Authentication comes before anything else, the body included.
  *
  * Routes (bodies in `api.ts` and `docs/ctl.md`):
- * - `POST /v1/config/apply` `{service_group, version, config}`: gossip `config` (TOML text) as
- *   version `version` of the group's config (`hab config apply`).
- * - `POST /v1/file/upload` `{service_group, version, filename, body_base64}`: gossip a file for
- *   the group (`hab file upload`).
+ * - `POST /v1/config/apply` `{service_group, version, config, encrypted?}`: gossip `config` (TOML
+ *   text, or a `BOX-1` payload with `encrypted: true`) as version `version` of the group's
+ *   config (`hab config apply [--user]`).
+ * - `POST /v1/file/upload` `{service_group, version, filename, body_base64, encrypted?}`: gossip
+ *   a file (or its `BOX-1` payload) for the group (`hab file upload [--user]`).
  * - `POST /v1/sup/depart` `{member_id}`: depart that member from the ring (`hab sup depart`).
  * - `GET /v1/sup/status`: this member's id and incarnation, and the members it knows by health.
  * - `POST /v1/config/apply` with `wait: true`: the same, then an NDJSON stream of the group's
@@ -60,8 +61,10 @@ import { DEFAULT_WAIT_TIMEOUT_SEC, MAX_CTL_BODY_BYTES, MAX_WAIT_TIMEOUT_SEC, NDJ
 /** What the gateway needs of a Supervisor (`sup/supervisor.ts` implements it). */
 export interface CtlSupervisor {
   readonly id: string;
-  applyConfig(group: string, version: number, tomlText: string): Published;
-  uploadFile(group: string, version: number, filename: string, body: Uint8Array): Published;
+  /** `encrypted`: `text` is a `BOX-1` payload rather than TOML. */
+  applyConfig(group: string, version: number, text: string, encrypted?: boolean): Published;
+  /** `encrypted`: `body` is a `BOX-1` payload. */
+  uploadFile(group: string, version: number, filename: string, body: Uint8Array, encrypted?: boolean): Published;
   depart(memberId: string): { alreadyDeparted: boolean };
   status(): SupervisorStatus;
 }
@@ -184,6 +187,7 @@ export class CtlGateway {
       const group = text(body, 'service_group');
       const version = num(body, 'version');
       const config = text(body, 'config');
+      const encrypted = optional(body, 'encrypted', 'boolean') ?? false;
       const wait = optional(body, 'wait', 'boolean') ?? false;
       const timeout = optional(body, 'timeout', 'number');
       if (timeout !== undefined && !wait) throw new MurmurError('BAD_INPUT', 'timeout is only meaningful with wait: true');
@@ -192,7 +196,7 @@ export class CtlGateway {
       }
       // Refuse before publishing: a wait that cannot be served must not leave a half-done apply.
       const services = wait ? this.services() : undefined;
-      const done = sup.applyConfig(group, version, config);
+      const done = sup.applyConfig(group, version, config, encrypted);
       const applied: ConfigApplyResponse = { service_group: done.group, version: done.version, bytes: done.bytes, member_id: sup.id };
       if (!services) return c.json<ConfigApplyResponse>(applied);
       return waitForGroup(services, applied, timeout ?? DEFAULT_WAIT_TIMEOUT_SEC, c.req.raw.signal, this.log);
@@ -246,7 +250,8 @@ export class CtlGateway {
       const version = num(body, 'version');
       const filename = text(body, 'filename');
       const bytes = base64(body, 'body_base64');
-      const done = sup.uploadFile(group, version, filename, bytes);
+      const encrypted = optional(body, 'encrypted', 'boolean') ?? false;
+      const done = sup.uploadFile(group, version, filename, bytes, encrypted);
       return c.json<FileUploadResponse>({ service_group: done.group, version: done.version, filename, bytes: done.bytes, member_id: sup.id });
     });
 

@@ -324,6 +324,7 @@ export class ServiceManager implements ServicesApi {
         svcPath: join(this.opts.habRoot, 'svc', name),
         userToml: join(this.opts.habRoot, 'user', name, 'config', 'user.toml'),
         env: this.opts.env,
+        keyCacheDir: this.opts.keyCacheDir,
         ...(this.opts.processTuning ? { processTuning: this.opts.processTuning } : {}),
       },
     );
@@ -352,7 +353,11 @@ export class ServiceManager implements ServicesApi {
   }
 
   private async checkUserConfigs(): Promise<void> {
-    for (const l of this.loaded.values()) await l.service?.checkUserToml().catch(() => undefined);
+    for (const l of this.loaded.values()) {
+      await l.service?.checkUserToml().catch(() => undefined);
+      // An encrypted config or file waiting for a key: try again, the key may have been imported.
+      await l.service?.retryEncrypted().catch(() => undefined);
+    }
   }
 
   /** A rumor changed: every service re-renders once, soon (changes in a burst fold into one pass). */

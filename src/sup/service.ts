@@ -12,14 +12,22 @@
  * for the one before. A pass that fails (a template that does not render, a `user.toml` that is
  * not TOML) changes nothing: the service keeps running on its last good config, and the error is
  * logged once and shown in `/services` (`lastError`) until a later pass succeeds.
+ *
+ * An encrypted config or file (`BOX-1`, `hab config apply --user`) is opened with the group's
+ * secret key and the user's public key from the Supervisor's key cache (`openBox1`) and then
+ * applied like a plain one. Without those keys the service keeps its current config (a file stays
+ * unwritten and unreported), `lastError` names the missing key, and the manager's tick retries
+ * (`retryEncrypted`) until the key is imported. No plaintext goes into a log line or an error.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TomlError } from 'smol-toml';
 import type { Census, CensusGroup } from '../census/index.js';
 import { toCensusSys } from '../census/index.js';
 import type { Clock, Logger, MemberId, Random } from '../core/index.js';
 import { MurmurError } from '../core/index.js';
+import { BoxOpenError, openBox1 } from '../crypto/index.js';
 import type { InstalledPackage } from '../pkg/index.js';
 import type { FileVersion, ServiceConfigRumor, ServiceFileRumor, ServiceHealth, ServiceRumor, ServiceState, SysInfo } from '../wire/index.js';
 import { ensureDir, writeFileAtomic } from './files.js';
@@ -80,6 +88,11 @@ export interface ServiceOptions {
   env: Readonly<Record<string, string | undefined>>;
   /** Restart backoff and hook timeouts for tests; production takes the defaults. */
   processTuning?: { backoff?: { minMs?: number; maxMs?: number; cooldownMs?: number } };
+  /**
+   * The Supervisor's key cache, where encrypted configs and files find the group's secret key
+   * and the user's public key (`openBox1`). Absent: nothing encrypted can be read.
+   */
+  keyCacheDir?: string;
 }
 
 const SERVICE_DIRS = ['config', 'config_install', 'data', 'files', 'hooks', 'logs', 'static', 'var'] as const;
@@ -112,6 +125,10 @@ export class Service {
   private lastGoodFingerprint = '';
   /** The gossiped config layer of the version applied last. */
   private appliedGossipLayer: Record<string, unknown> = {};
+  /** The last pass could not open an encrypted config or file for want of a key (`retryEncrypted`). */
+  private awaitingKey = false;
+  /** The encrypted config opened last, so that a pass does not open the same payload again. */
+  private openedConfig: { version: number; payload: Uint8Array; layer: Record<string, unknown> } | null = null;
 
   constructor(deps: ServiceDeps, opts: ServiceOptions) {
     this.deps = deps;
@@ -180,6 +197,15 @@ export class Service {
     if (text !== this.userTomlSeen) await this.update();
   }
 
+  /**
+   * Runs a pass if the last one lacked a key to open an encrypted config or file, so that a key
+   * imported since (`hab svc key import`) takes effect without waiting for the ring to change.
+   * The manager calls this on its tick.
+   */
+  async retryEncrypted(): Promise<void> {
+    if (this.awaitingKey) await this.update();
+  }
+
   status(): ServiceStatus {
     const p = this.process;
     return {
@@ -218,22 +244,24 @@ export class Service {
     // 1. Config layers: default.toml < HAB_<PKGNAME> < user.toml < gossiped config.
     const userText = await readOptional(this.opts.userToml);
     this.userTomlSeen = userText;
+    this.awaitingKey = false;
     const gossip = ring.config(this.serviceGroup);
     // A version this member cannot read leaves the one it applied last in place.
     let gossipLayer: Record<string, unknown> = this.appliedGossipLayer;
     let gossipVersion = this.appliedConfigVersion;
     let gossipProblem: string | null = null;
     if (gossip && gossip.version > 0) {
-      if (gossip.encrypted) gossipProblem = `config version ${gossip.version} is encrypted and this Supervisor cannot decrypt it; keeping the current config`;
+      const layer = gossip.encrypted ? await this.openConfig(gossip) : parseTomlLayer(new TextDecoder().decode(gossip.config), `gossiped config version ${gossip.version}`);
+      if (layer instanceof MurmurError) gossipProblem = layer.message;
       else {
-        const layer = parseTomlLayer(new TextDecoder().decode(gossip.config), `gossiped config version ${gossip.version}`);
-        if (layer instanceof MurmurError) gossipProblem = layer.message;
-        else {
-          gossipLayer = layer;
-          gossipVersion = gossip.version;
-        }
+        gossipLayer = layer;
+        gossipVersion = gossip.version;
       }
     }
+    // Encrypted files are opened before the skip below, so that one that could not be opened is
+    // tried again on every pass (a key imported since) and its problem is shown meanwhile.
+    const files = await this.pendingFiles();
+    if (files.problems.length > 0) gossipProblem = [gossipProblem, ...files.problems].filter((p) => p !== null).join('; ');
     const layers = [
       this.pkg.defaultToml === null ? {} : parseTomlLayer(this.pkg.defaultToml, `${this.pkg.identText} default.toml`),
       envLayer(this.pkg.ident.name, this.opts.env),
@@ -277,7 +305,7 @@ export class Service {
     if (configChanged && this.rendered) this.deps.log.info('config rendered', { files: [...config.written, ...config.removed].join(',') });
 
     // 3. Gossiped files.
-    const filesChanged = await this.writeFiles();
+    const filesChanged = await this.writeFiles(files.ready);
 
     // 4. Act.
     const hooksChanged = hooks.changed;
@@ -341,16 +369,66 @@ export class Service {
     for (const d of SERVICE_DIRS) await ensureDir(join(this.opts.svcPath, d));
   }
 
-  /** Writes every gossiped file newer than the one written; returns the names written. */
-  private async writeFiles(): Promise<string[]> {
-    const written: string[] = [];
+  /**
+   * The group's encrypted config, opened with this Supervisor's keys (`openBox1`), as a config
+   * layer; or an error that names the missing key or the failure, and never the plaintext (a
+   * TOML error inside it gives its line and column only). The last payload opened is kept.
+   */
+  private async openConfig(gossip: ServiceConfigRumor): Promise<Record<string, unknown> | MurmurError> {
+    const opened = this.openedConfig;
+    if (opened && opened.version === gossip.version && Buffer.from(opened.payload).equals(gossip.config)) return opened.layer;
+    const what = `encrypted config version ${gossip.version}`;
+    const plaintext = await this.openPayload(gossip.config, what, 'keeping the current config');
+    if (plaintext instanceof MurmurError) return plaintext;
+    const layer = parseTomlLayer(new TextDecoder().decode(plaintext), what);
+    if (layer instanceof MurmurError) {
+      const at = layer.cause instanceof TomlError ? `: line ${layer.cause.line}, column ${layer.cause.column}` : '';
+      return new MurmurError('BAD_INPUT', `${what} opened, but it is not a valid config${at}; keeping the current config`);
+    }
+    this.openedConfig = { version: gossip.version, payload: gossip.config, layer };
+    return layer;
+  }
+
+  /** Opens a `BOX-1` payload, or an error saying why not (the missing key, …) and what is kept meanwhile. */
+  private async openPayload(payload: Uint8Array, what: string, keeping: string): Promise<Uint8Array | MurmurError> {
+    const dir = this.opts.keyCacheDir;
+    if (dir === undefined) return new MurmurError('NOT_FOUND', `cannot decrypt ${what}: this Supervisor has no key cache; ${keeping}`);
+    try {
+      return await openBox1(payload, dir);
+    } catch (err) {
+      if (err instanceof BoxOpenError && err.reason === 'missing-key') this.awaitingKey = true;
+      const reason = err instanceof Error ? err.message : String(err);
+      return new MurmurError(err instanceof MurmurError ? err.code : 'INTERNAL', `cannot decrypt ${what}: ${reason}; ${keeping}`, { cause: err });
+    }
+  }
+
+  /**
+   * The gossiped files newer than the ones written, with their bodies (encrypted ones opened),
+   * and one problem per encrypted file that could not be opened: those stay pending (not
+   * applied) until a pass can open them.
+   */
+  private async pendingFiles(): Promise<{ ready: { filename: string; version: number; body: Uint8Array }[]; problems: string[] }> {
+    const ready: { filename: string; version: number; body: Uint8Array }[] = [];
+    const problems: string[] = [];
     for (const f of this.deps.ring.files(this.serviceGroup)) {
       if ((this.appliedFiles.get(f.filename) ?? 0) >= f.version) continue;
-      if (f.encrypted) {
-        this.deps.log.warn('file is encrypted and this Supervisor cannot decrypt it', { file: f.filename, version: f.version });
-        this.appliedFiles.set(f.filename, f.version);
+      if (!f.encrypted) {
+        ready.push({ filename: f.filename, version: f.version, body: f.body });
         continue;
       }
+      const held = this.appliedFiles.get(f.filename);
+      const keeping = held === undefined ? 'the file is not written until it can be' : `keeping version ${held} of the file`;
+      const body = await this.openPayload(f.body, `encrypted file ${f.filename} version ${f.version}`, keeping);
+      if (body instanceof MurmurError) problems.push(body.message);
+      else ready.push({ filename: f.filename, version: f.version, body });
+    }
+    return { ready, problems };
+  }
+
+  /** Writes the files `pendingFiles` made ready (unless the file already holds those bytes); returns the names written. */
+  private async writeFiles(files: { filename: string; version: number; body: Uint8Array }[]): Promise<string[]> {
+    const written: string[] = [];
+    for (const f of files) {
       const path = join(this.opts.svcPath, 'files', f.filename);
       const held = await readFile(path).catch(() => null);
       if (held === null || !Buffer.from(f.body).equals(held)) {

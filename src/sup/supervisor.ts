@@ -19,6 +19,7 @@ import type { GossipEvent, GossipOptions, Sealer, TimerService, Transport } from
 import { GossipCore, GossipNode, keyOf, versionOf } from '../gossip/index.js';
 import type { Census } from '../census/index.js';
 import { buildCensus } from '../census/index.js';
+import { parseBox1 } from '../crypto/index.js';
 import type { Health, PeerAddress, Rumor, ServiceConfigRumor, ServiceFileRumor, ServiceRumor, SysInfo } from '../wire/index.js';
 import { ensureDir } from './files.js';
 import type { Lock } from './lock.js';
@@ -67,6 +68,21 @@ export interface SupervisorStatus {
   incarnation: number;
   /** Every member this one knows, itself included, by health; ids sorted. */
   members: Record<Health, MemberId[]>;
+}
+
+/**
+ * Refuses an encrypted payload that is not a well-formed `BOX-1` (`parseBox1`), or that is sealed
+ * for another service key than `group`'s: no member of `group` could ever open it. (Habitat
+ * checks neither; a group without `@org` has no service key, so nothing sealed can be for it.)
+ */
+function checkSealedFor(group: string, payload: Uint8Array, what: string): void {
+  const box = parseBox1(payload, what);
+  if (box.decryptor.name !== group) {
+    throw new MurmurError(
+      'BAD_INPUT',
+      `${what} is sealed for the service key ${box.decryptor.name}-${box.decryptor.revision}, not for ${group}: only members of ${box.decryptor.name} could read it`,
+    );
+  }
 }
 
 export class Supervisor {
@@ -143,42 +159,46 @@ export class Supervisor {
   }
 
   /**
-   * `hab config apply`: gossips `tomlText` as version `version` of `group`'s config. Refused when
+   * `hab config apply`: gossips `text` as version `version` of `group`'s config. Refused when
    * the group name, the version, the size or the TOML is bad, or when this Supervisor already
-   * holds that version or a newer one.
+   * holds that version or a newer one. With `encrypted` (`--user`), `text` is a `BOX-1` payload
+   * the CLI sealed after checking the TOML: this Supervisor checks its form and that it is
+   * sealed for `group`'s service key, and gossips it as it is (`checkSealedFor`).
    */
-  applyConfig(group: string, version: number, tomlText: string): Published {
+  applyConfig(group: string, version: number, text: string, encrypted = false): Published {
     this.checkOpen();
     checkServiceGroup(group);
     checkVersion(version);
-    const config = new TextEncoder().encode(tomlText);
-    checkPayloadSize(`config for ${group}`, config.length);
-    parseConfigToml(tomlText, `config for ${group}`);
+    const config = new TextEncoder().encode(text);
+    checkPayloadSize(`${encrypted ? 'encrypted ' : ''}config for ${group}`, config.length);
+    if (encrypted) checkSealedFor(group, config, `encrypted config for ${group}`);
+    else parseConfigToml(text, `config for ${group}`);
     const held = this.heldVersion(keyOf('service-config', group, 'service_config'));
     if (held !== undefined && version <= held) {
       throw new MurmurError('CONFLICT', `${group} already has config version ${held}; apply a version above ${held}`);
     }
-    this.publish({ kind: 'service-config', group, version, encrypted: false, config, from: this.id });
-    this.deps.log.info('config applied', { group, version, bytes: config.length });
+    this.publish({ kind: 'service-config', group, version, encrypted, config, from: this.id });
+    this.deps.log.info('config applied', { group, version, bytes: config.length, encrypted });
     return { group, version, bytes: config.length };
   }
 
   /**
    * `hab file upload`: gossips `body` as version `version` of `filename` for `group`. Versions
-   * are per (group, filename), as Habitat's.
+   * are per (group, filename), as Habitat's. With `encrypted`, `body` is a `BOX-1` payload.
    */
-  uploadFile(group: string, version: number, filename: string, body: Uint8Array): Published {
+  uploadFile(group: string, version: number, filename: string, body: Uint8Array, encrypted = false): Published {
     this.checkOpen();
     checkServiceGroup(group);
     checkVersion(version);
     checkFileName(filename);
-    checkPayloadSize(`file ${filename}`, body.length);
+    checkPayloadSize(`${encrypted ? 'encrypted ' : ''}file ${filename}`, body.length);
+    if (encrypted) checkSealedFor(group, body, `encrypted file ${filename} for ${group}`);
     const held = this.heldVersion(keyOf('service-file', group, filename));
     if (held !== undefined && version <= held) {
       throw new MurmurError('CONFLICT', `${group} already has version ${held} of file ${filename}; upload a version above ${held}`);
     }
-    this.publish({ kind: 'service-file', group, filename, version, encrypted: false, body: body.slice(), from: this.id });
-    this.deps.log.info('file uploaded', { group, filename, version, bytes: body.length });
+    this.publish({ kind: 'service-file', group, filename, version, encrypted, body: body.slice(), from: this.id });
+    this.deps.log.info('file uploaded', { group, filename, version, bytes: body.length, encrypted });
     return { group, version, bytes: body.length };
   }
 

@@ -18,12 +18,12 @@ function fakeSupervisor(overrides: Partial<CtlSupervisor> = {}): CtlSupervisor &
   return {
     id: ID,
     calls,
-    applyConfig: (group: string, version: number, toml: string): Published => {
-      calls.push(['applyConfig', group, version, toml]);
+    applyConfig: (group: string, version: number, toml: string, encrypted?: boolean): Published => {
+      calls.push(['applyConfig', group, version, toml, ...(encrypted ? ['encrypted'] : [])]);
       return { group, version, bytes: Buffer.byteLength(toml) };
     },
-    uploadFile: (group: string, version: number, filename: string, body: Uint8Array): Published => {
-      calls.push(['uploadFile', group, version, filename, Buffer.from(body).toString('utf8')]);
+    uploadFile: (group: string, version: number, filename: string, body: Uint8Array, encrypted?: boolean): Published => {
+      calls.push(['uploadFile', group, version, filename, Buffer.from(body).toString('utf8'), ...(encrypted ? ['encrypted'] : [])]);
       return { group, version, bytes: body.length };
     },
     depart: (memberId: string) => {
@@ -182,6 +182,21 @@ describe('routes', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ service_group: 'redis.prod@acme', version: 2, filename: 'tls.pem', bytes: 5, member_id: ID });
     expect(sup.calls).toEqual([['uploadFile', 'redis.prod@acme', 2, 'tls.pem', 'hello']]);
+  });
+
+  test('encrypted: true passes a BOX-1 payload on as encrypted; a non-boolean is refused naming the field', async () => {
+    const { gw, sup } = gateway();
+    const box = 'BOX-1\nalice-20240101120000\nredis.prod@acme-20240101120000\nnonce\ncipher';
+    expect((await post(gw, '/v1/config/apply', { service_group: 'redis.prod@acme', version: 5, config: box, encrypted: true })).status).toBe(200);
+    const file = { service_group: 'redis.prod@acme', version: 1, filename: 'tls.key', body_base64: Buffer.from(box).toString('base64'), encrypted: true };
+    expect((await post(gw, '/v1/file/upload', file)).status).toBe(200);
+    expect(sup.calls).toEqual([
+      ['applyConfig', 'redis.prod@acme', 5, box, 'encrypted'],
+      ['uploadFile', 'redis.prod@acme', 1, 'tls.key', box, 'encrypted'],
+    ]);
+    const bad = await post(gw, '/v1/config/apply', { service_group: 'redis.prod@acme', version: 6, config: box, encrypted: 'yes' });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: { code: 'BAD_INPUT', message: 'encrypted must be a boolean, got string' } });
   });
 
   test('POST /v1/sup/depart names the member', async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { MurmurError, nullLogger, seededRandom } from '../../src/core/index.js';
+import { encryptBox1, generateServiceKeyPair, generateUserKeyPair } from '../../src/crypto/index.js';
 import { keyOf, presets } from '../../src/gossip/index.js';
 import { loadOrCreateCtlSecret, MAX_GOSSIP_PAYLOAD_BYTES, Supervisor, supPaths } from '../../src/sup/index.js';
 import type { MemberRumor, Rumor } from '../../src/wire/index.js';
@@ -228,5 +229,38 @@ describe('CTL_SECRET', () => {
     await loadOrCreateCtlSecret(paths);
     await writeFile(paths.ctlSecretFile, 'operator-chosen\n');
     expect(await loadOrCreateCtlSecret(paths)).toBe('operator-chosen');
+  });
+});
+
+describe('encrypted config and files (--user): the Supervisor checks the BOX-1 form, not the TOML it cannot read', () => {
+  async function sealFor(group: string, org: string, plaintext: string): Promise<string> {
+    const keys = await tempRoot();
+    const when = new Date('2024-01-01T12:00:00Z');
+    const user = await generateUserKeyPair(keys, 'alice', when);
+    const service = await generateServiceKeyPair(keys, group, org, when);
+    return encryptBox1({ userSecret: user.secret, servicePublic: service.public }, new TextEncoder().encode(plaintext));
+  }
+
+  test('a BOX-1 sealed for the group is published as it is, with encrypted: true', async () => {
+    const { sup } = await supervisor();
+    const box = await sealFor('redis.prod', 'acme', 'password = "hunter2"\n');
+    expect(sup.applyConfig('redis.prod@acme', 1, box, true)).toEqual({ group: 'redis.prod@acme', version: 1, bytes: box.length });
+    const r = held(sup, 'service-config', 'redis.prod@acme', 'service_config');
+    expect(r).toMatchObject({ kind: 'service-config', version: 1, encrypted: true });
+    expect(new TextDecoder().decode((r as { config: Uint8Array }).config)).toBe(box);
+    sup.uploadFile('redis.prod@acme', 1, 'tls.key', new TextEncoder().encode(box), true);
+    expect(held(sup, 'service-file', 'redis.prod@acme', 'tls.key')).toMatchObject({ encrypted: true, version: 1 });
+  });
+
+  test('TOML sent as encrypted, a BOX-1 for another group, or one over the size limit are refused', async () => {
+    const { sup } = await supervisor();
+    expect(refusal(() => sup.applyConfig('redis.prod@acme', 1, 'port = 1\n', true)).message).toMatch(/^encrypted config for redis\.prod@acme: line 1 must be "BOX-1"/);
+    const other = await sealFor('web.prod', 'acme', 'x = 1');
+    const wrong = refusal(() => sup.applyConfig('redis.prod@acme', 1, other, true));
+    expect(wrong.code).toBe('BAD_INPUT');
+    expect(wrong.message).toMatch(/is sealed for the service key web\.prod@acme-20240101120000, not for redis\.prod@acme/);
+    expect(refusal(() => sup.uploadFile('redis.prod@acme', 1, 'f', new TextEncoder().encode(other), true)).code).toBe('BAD_INPUT');
+    expect(refusal(() => sup.applyConfig('redis.prod@acme', 1, 'x'.repeat(MAX_GOSSIP_PAYLOAD_BYTES + 1), true)).code).toBe('TOO_LARGE');
+    expect(held(sup, 'service-config', 'redis.prod@acme', 'service_config')).toBeUndefined();
   });
 });
