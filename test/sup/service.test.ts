@@ -11,13 +11,12 @@
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import type { Census } from '../../src/census/index.js';
 import { nullLogger, seededRandom } from '../../src/core/index.js';
 import type { InstalledPackage } from '../../src/pkg/index.js';
 import { DEFAULT_SPEC } from '../../src/sup/index.js';
-import { Service, type ServiceRing } from '../../src/sup/service.js';
+import { Service } from '../../src/sup/service.js';
 import { createTemplateEngine } from '../../src/sup/template/index.js';
-import type { ServiceConfigRumor, ServiceFileRumor, ServiceRumor, SysInfo } from '../../src/wire/index.js';
+import { TestRing } from './test-ring.js';
 import { childEnv, isAlive, recordingSink, removeTempDirs, tempDir, until } from './process/helpers.js';
 
 const services: Service[] = [];
@@ -25,35 +24,6 @@ afterEach(async () => {
   for (const s of services.splice(0)) await s.close();
   await removeTempDirs();
 });
-
-class TestRing implements ServiceRing {
-  readonly memberId = '0123456789abcdef0123456789abcdef';
-  readonly permanent = false;
-  configs = new Map<string, ServiceConfigRumor>();
-  fileList: ServiceFileRumor[] = [];
-  published: Omit<ServiceRumor, 'incarnation' | 'kind' | 'memberId'>[] = [];
-  sys(): SysInfo {
-    return { ip: '127.0.0.1', hostname: 'test', gossipIp: '127.0.0.1', gossipPort: 9638, httpGatewayIp: '127.0.0.1', httpGatewayPort: 9631, ctlGatewayIp: '127.0.0.1', ctlGatewayPort: 9632 };
-  }
-  config(group: string): ServiceConfigRumor | undefined {
-    return this.configs.get(group);
-  }
-  files(group: string): ServiceFileRumor[] {
-    return this.fileList.filter((f) => f.group === group);
-  }
-  census(): Census {
-    return { changed: true, local_member_id: this.memberId, last_service_counter: 0, last_election_counter: 0, last_election_update_counter: 0, last_membership_counter: 0, last_service_config_counter: 0, last_service_file_counter: 0, census_groups: {} };
-  }
-  serviceRumor(): ServiceRumor | undefined {
-    return undefined;
-  }
-  publishService(rumor: Omit<ServiceRumor, 'incarnation' | 'kind' | 'memberId'>): void {
-    this.published.push(rumor);
-  }
-  applyConfig(group: string, version: number, toml: string): void {
-    this.configs.set(group, { kind: 'service-config', group, version, encrypted: false, config: new TextEncoder().encode(toml), from: '' });
-  }
-}
 
 interface PackageFiles {
   defaultToml?: string;
