@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildProgram, exitCodeFor, type CliDeps } from '../cli/index.js';
 import { CtlClient } from '../ctl/client.js';
+import { tlsFetch } from '../net/tls-fetch.js';
 
 /** The name the user typed: `hab` when invoked as hab (the Habitat habit), `murmur` otherwise. */
 export function invokedName(script: string | undefined): 'hab' | 'murmur' {
@@ -38,7 +39,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
       return Buffer.concat(chunks).toString('utf8');
     },
     readFile: async (file) => new Uint8Array(await readFile(file)),
-    ctlClient: (options) => new CtlClient(options),
+    ctlClient: (options) => new CtlClient(options.tls ? { ...options, fetch: tlsFetch(options.tls) } : options),
     stdout: (s) => void process.stdout.write(s),
     stderr: (s) => void process.stderr.write(s),
     stderrIsTTY: process.stderr.isTTY,

@@ -7,18 +7,20 @@ import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { hostname, networkInterfaces } from 'node:os';
-import { serve, type ServerType } from '@hono/node-server';
-import type { SupRunRequest } from '../cli/sup.js';
+import type { GatewayTlsFiles, SupRunRequest } from '../cli/sup.js';
 import { formatHostPort, parseHostPort, DEFAULT_PORTS } from '../cli/sup.js';
 import type { Logger, Random } from '../core/index.js';
 import { MurmurError, seededRandom } from '../core/index.js';
-import { createKeyring, importKey, keyCachePath, latestRingKey, parseKeyText, RING_KEY_HEADER } from '../crypto/index.js';
+import { checkSecretFileMode, createKeyring, importKey, keyCachePath, keyFileName, latestRingKey, parseKeyText, readKeyFile, RING_KEY_HEADER, ringKeyRevisions, writeNewKey, type Keyring, type RingKey } from '../crypto/index.js';
 import { CtlGateway } from '../ctl/index.js';
-import { presets, type Sealer } from '../gossip/index.js';
+import { presets } from '../gossip/index.js';
 import { createGatewayMetrics, httpGateway } from '../http/index.js';
-import { monotonicClock, RealTimers, UdpTcpTransport } from '../net/index.js';
-import { formatOutputLine, loadOrCreateCtlSecret, ServiceManager, Supervisor, supPaths, type ServicesApi } from '../sup/index.js';
+import { monotonicClock, RealTimers, startHttpServer, UdpTcpTransport, type HttpTlsOptions, type RunningHttpServer } from '../net/index.js';
+import { formatOutputLine, loadOrCreateCtlSecret, RingKeys, ServiceManager, Supervisor, supPaths, type ServicesApi } from '../sup/index.js';
 import { lineLogger } from './log.js';
 
 /** Before the manager exists (the HTTP gateway starts first): no services. */
@@ -85,18 +87,88 @@ async function readPeerFile(path: string, log: Logger): Promise<string[]> {
   return resolvePeers(peers, log);
 }
 
-async function loadSealer(request: SupRunRequest, env: Readonly<Record<string, string | undefined>>): Promise<{ sealer: Sealer | undefined; ring: string | undefined }> {
+async function loadSealer(request: SupRunRequest, env: Readonly<Record<string, string | undefined>>): Promise<{ sealer: Keyring | undefined; ring: string | undefined }> {
   if (request.ring === undefined && request.ringKeyText === undefined) return { sealer: undefined, ring: undefined };
   const dir = keyCachePath(env);
   const file = request.ringKeyText !== undefined ? parseKeyText(request.ringKeyText, { expect: RING_KEY_HEADER, source: 'HAB_RING_KEY' }) : await latestRingKey(dir, request.ring as string);
+  if (request.ringKeyText === undefined) await checkSecretFileMode(join(dir, keyFileName(file)), 'the ring key');
   if (request.ringKeyText !== undefined) await importKey(dir, request.ringKeyText, 'HAB_RING_KEY').catch(() => undefined);
-  const keyring = await createKeyring([{ name: file.name, revision: file.revision, key: file.key }]);
+  // Older revisions of the ring key open too (a member restarted during a rotation); the rotation
+  // commands restored from the rumor store then say which key seals and which are removed.
+  const older = request.ringKeyText === undefined ? await olderRingKeys(dir, file.name, file.revision) : [];
+  const keyring = await createKeyring([{ name: file.name, revision: file.revision, key: file.key }, ...older]);
   return { sealer: keyring, ring: `${file.name}-${file.revision}` };
+}
+
+async function olderRingKeys(dir: string, name: string, latest: string): Promise<RingKey[]> {
+  const out: RingKey[] = [];
+  for (const revision of await ringKeyRevisions(dir, name)) {
+    if (revision === latest) continue;
+    const path = join(dir, keyFileName({ header: RING_KEY_HEADER, name, revision }));
+    try {
+      await checkSecretFileMode(path, 'the ring key');
+      const file = await readKeyFile(path, RING_KEY_HEADER);
+      out.push({ name: file.name, revision: file.revision, key: file.key });
+    } catch {
+      // An unreadable old revision is not needed to start: the current one is.
+    }
+  }
+  return out;
+}
+
+/**
+ * A gateway's TLS files, read and checked before anything listens: the private key must be
+ * private (0600), each file must hold what its flag says, and the key must match the
+ * certificate. Every error names the flag and the file, never the key's text.
+ */
+export async function readGatewayTls(files: GatewayTlsFiles): Promise<HttpTlsOptions> {
+  const read = async (f: { path: string; flag: string }): Promise<Buffer> => {
+    try {
+      return await readFile(f.path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new MurmurError(code === 'ENOENT' ? 'NOT_FOUND' : 'IO', `${f.flag} ${f.path}: cannot read it (${code})`, { cause: err });
+    }
+  };
+  const bad = (f: { path: string; flag: string }, what: string, err: unknown): MurmurError =>
+    new MurmurError('BAD_INPUT', `${f.flag} ${f.path} is not ${what}: ${(err as Error).message}`, { cause: err });
+  const key = await read(files.key);
+  await checkSecretFileMode(files.key.path, files.key.flag);
+  const cert = await read(files.cert);
+  const ca = files.ca ? await read(files.ca) : undefined;
+  try {
+    createPrivateKey(key);
+  } catch (err) {
+    throw bad(files.key, 'a PEM private key (PKCS#8, RSA or EC)', err);
+  }
+  try {
+    new X509Certificate(cert);
+  } catch (err) {
+    throw bad(files.cert, 'a PEM certificate chain', err);
+  }
+  if (files.ca && ca) {
+    try {
+      new X509Certificate(ca);
+    } catch (err) {
+      throw bad(files.ca, 'a PEM CA certificate', err);
+    }
+  }
+  try {
+    createSecureContext({ key, cert, ...(ca ? { ca } : {}) });
+  } catch (err) {
+    throw new MurmurError('BAD_INPUT', `${files.key.flag} ${files.key.path} and ${files.cert.flag} ${files.cert.path} do not go together: ${(err as Error).message}`, { cause: err });
+  }
+  return { key, cert, ...(ca ? { ca } : {}) };
 }
 
 export async function runSupervisor(request: SupRunRequest, env: Readonly<Record<string, string | undefined>>, out: (line: string) => void): Promise<number> {
   const log = lineLogger(out);
   const paths = supPaths(env);
+  // Everything that can be refused is checked before anything listens.
+  const httpTls = request.httpTls ? await readGatewayTls(request.httpTls) : undefined;
+  const ctlTls = request.ctlTls ? await readGatewayTls(request.ctlTls) : undefined;
+  // The control gateway's secret, which the local CLI reads from the same file (CTL_SECRET).
+  const secret = await loadOrCreateCtlSecret(paths);
   const { sealer, ring } = await loadSealer(request, env);
   const clock = monotonicClock;
   const timers = new RealTimers({ clock });
@@ -104,7 +176,7 @@ export async function runSupervisor(request: SupRunRequest, env: Readonly<Record
   const peers = request.peerWatchFile !== undefined ? await readPeerFile(request.peerWatchFile, log) : await resolvePeers(request.peers, log);
   const intervals = new Set<NodeJS.Timeout>();
   let sup: Supervisor | undefined;
-  let http: ServerType | undefined;
+  let http: RunningHttpServer | undefined;
   let watcher: FSWatcher | undefined;
   let finish: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (finish = resolve));
@@ -148,7 +220,7 @@ export async function runSupervisor(request: SupRunRequest, env: Readonly<Record
   if (ring) out(`hab-sup(MR): Using ring key ${ring}`);
   out(`hab-sup(MR): Starting gossip-listener on ${formatHostPort(bound)}`);
   const abandon = async (err: unknown): Promise<never> => {
-    await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+    await http?.stop();
     await supervisor.stop();
     await transport.stop();
     timers.stop();
@@ -168,41 +240,52 @@ export async function runSupervisor(request: SupRunRequest, env: Readonly<Record
   if (request.listenHttp) {
     const app = httpGateway(gatewaySource, { metrics, authToken: env.HAB_SUP_GATEWAY_AUTH_TOKEN });
     const listen = request.listenHttp;
-    http = await new Promise<ServerType>((resolve, reject) => {
-      const server = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port }, () => resolve(server));
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new MurmurError('IO', `cannot start the HTTP gateway on ${formatHostPort(listen)}: ${err.code ?? err.message} (choose another with --listen-http, or --http-disable)`, { cause: err })),
-      );
-    }).catch(abandon);
-    const addr = http.address();
-    httpLine = `hab-sup(MR): Starting http-gateway on ${typeof addr === 'object' && addr ? formatHostPort({ host: addr.address, port: addr.port }) : formatHostPort(listen)}`;
+    // Read-only: GET and HEAD without bodies (405 and 413 otherwise), with the default limits.
+    http = await startHttpServer(app.fetch, { host: listen.host, port: listen.port, tls: httpTls, methods: ['GET', 'HEAD'] }).catch((err: NodeJS.ErrnoException) =>
+      abandon(new MurmurError('IO', `cannot start the HTTP gateway on ${formatHostPort(listen)}: ${err.code ?? err.message} (choose another with --listen-http, or --http-disable)`, { cause: err })),
+    );
+    httpLine = `hab-sup(MR): Starting http-gateway on ${formatHostPort(http.address)}`;
   }
-  // The control gateway, with the secret the local CLI reads from the same file (CTL_SECRET).
-  const secret = await loadOrCreateCtlSecret(paths).catch(abandon);
   const manager = new ServiceManager(
     { log, sink: (line) => out(formatOutputLine(line)), clock, wallNow: () => Date.now(), random: osRandom(), ring: supervisor },
     { habRoot: paths.habRoot, specsDir: paths.specsDir, keyCacheDir: paths.keyCacheDir, env, org: request.org ?? null },
   );
   services = manager;
-  const ctl = new CtlGateway({ supervisor, secret, log: log.child({ component: 'ctl' }), services: manager });
+  // Ring key rotation (`hab ring key install|use|remove`), applied from gossip.
+  const ringKeys = sealer
+    ? new RingKeys({ keyring: sealer, ring: supervisor, persist: (key) => writeNewKey(paths.keyCacheDir, { header: RING_KEY_HEADER, ...key }), log })
+    : undefined;
+  if (ringKeys) supervisor.node.onEvent(ringKeys.onEvent);
+  const ctl = new CtlGateway({
+    supervisor,
+    ringKeys,
+    secret,
+    log: log.child({ component: 'ctl' }),
+    services: manager,
+    // TLS when asked for, and the same timeouts and connection caps as the HTTP gateway.
+    listen: (fetch, at) => startHttpServer(fetch, { host: at.host, port: at.port, tls: ctlTls }),
+  });
   ctlGateway = ctl;
   const ctlAddress = await ctl.start(request.listenCtl).catch(abandon);
   // Printed before the http-gateway line: whoever waits for that line (tests, scripts) then has both.
+  if (ctlTls) out(`hab-sup(MR): ctl-gateway uses TLS${ctlTls.ca ? ', client certificates required' : ''}`);
+  if (httpTls) out(`hab-sup(MR): http-gateway uses TLS${httpTls.ca ? ', client certificates required' : ''}`);
   out(`hab-sup(MR): Starting ctl-gateway on ${formatHostPort(ctlAddress)}`);
   if (httpLine !== undefined) out(httpLine);
   const advertised = advertisedAddress(request);
-  const httpAddr = http?.address();
+  const httpAddr = http?.address;
   supervisor.sysInfo = {
     ip: advertised,
     hostname: hostname(),
     gossipIp: advertised,
     gossipPort: bound.port,
-    httpGatewayIp: typeof httpAddr === 'object' && httpAddr ? httpAddr.address : '',
-    httpGatewayPort: typeof httpAddr === 'object' && httpAddr ? httpAddr.port : 0,
+    httpGatewayIp: httpAddr?.host ?? '',
+    httpGatewayPort: httpAddr?.port ?? 0,
     ctlGatewayIp: ctlAddress.host,
     ctlGatewayPort: ctlAddress.port,
   };
   supervisor.start();
+  ringKeys?.reconcile();
   await manager.open();
   if (request.load) {
     const load = request.load;
@@ -237,7 +320,7 @@ export async function runSupervisor(request: SupRunRequest, env: Readonly<Record
       await supervisor.stop();
     }
     for (const t of intervals) clearInterval(t);
-    await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+    await http?.stop();
     await ctl.stop();
     await transport.stop();
     timers.stop();

@@ -285,10 +285,31 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** TOML bytes to a table; never throws. Empty bytes are an empty table. */
 export function parseTomlBytes(bytes: Uint8Array): { ok: true; value: TomlValue } | { ok: false; error: string } {
   try {
-    return { ok: true, value: parseToml(utf8.decode(bytes)) };
+    const value = parseToml(utf8.decode(bytes));
+    // Deeper than this, the JSON views overflow the stack (`a.a.a…= 1`: smol-toml limits brackets only).
+    if (nestsDeeperThan(value, MAX_TOML_DEPTH)) return { ok: false, error: `tables and arrays nest deeper than ${MAX_TOML_DEPTH} levels` };
+    return { ok: true, value };
   } catch (err) {
     return { ok: false, error: err instanceof TypeError ? 'not valid UTF-8' : `not valid TOML: ${firstLine((err as Error).message)}` };
   }
+}
+
+/** How deep a config's tables and arrays may nest (the service's config merge allows as much). */
+export const MAX_TOML_DEPTH = 1000;
+
+/**
+ * Whether the tables and arrays of `value` nest deeper than `limit` levels (`value` itself is
+ * level 1). Iterative, so that it can be asked of any value without overflowing the stack.
+ */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 1 }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const { v, depth } = top;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(v) ? (v as unknown[]) : Object.values(v)) stack.push({ v: child, depth: depth + 1 });
+  }
+  return false;
 }
 
 function firstLine(text: string): string {

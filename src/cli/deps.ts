@@ -20,7 +20,7 @@ export interface CliDeps {
   /** Reads a whole file; rejects as `fs.readFile` does (`code: 'ENOENT'`, …). */
   readFile(path: string): Promise<Uint8Array>;
   /** A client of a Supervisor's control gateway (config, file upload, sup depart, svc). */
-  ctlClient(options: Pick<CtlClientOptions, 'address' | 'secret'>): CtlApi;
+  ctlClient(options: Pick<CtlClientOptions, 'address' | 'secret' | 'tls'>): CtlApi;
   /** Writes to standard output: reports and command results only. */
   stdout: (s: string) => void;
   /** Writes to standard error: errors, help after an error, progress. */

@@ -3,7 +3,7 @@
  * as Habitat's; default `HAB_LISTEN_CTL`, else `127.0.0.1:9632`; the port defaults to 9632), the secret lookup, version
  * arguments, and reading the FILE argument (or standard input for `-`).
  */
-import { checkVersion, DEFAULT_CTL_PORT, resolveCtlSecret, type CtlApi } from '../ctl/client.js';
+import { checkVersion, DEFAULT_CTL_PORT, resolveCtlSecret, type CtlApi, type CtlTlsOptions } from '../ctl/client.js';
 import { MurmurError } from '../core/index.js';
 import type { CliDeps } from './deps.js';
 import { formatHostPort, parseHostPort } from './sup.js';
@@ -11,13 +11,48 @@ import { formatHostPort, parseHostPort } from './sup.js';
 export const REMOTE_SUP_FLAGS = '-r, --remote-sup <host[:port]>';
 export const REMOTE_SUP_HELP = `the Supervisor's control gateway (default HAB_LISTEN_CTL, else 127.0.0.1:${DEFAULT_CTL_PORT}; the port defaults to ${DEFAULT_CTL_PORT})`;
 
-/** A client of the Supervisor named by `--remote-sup`, with the secret from HAB_CTL_SECRET or CTL_SECRET. */
+/**
+ * A client of the Supervisor named by `--remote-sup`, with the secret from HAB_CTL_SECRET or
+ * CTL_SECRET. TLS (a gateway started with `--ctl-server-certificate`) when the address is written
+ * `https://HOST[:PORT]` or any of the variables below is set; they stand for Habitat's `cli.toml`
+ * keys of the same names: `HAB_CTL_SERVER_CA_CERTIFICATE` (the CA file that signed the gateway's
+ * certificate; else the system's CAs), `HAB_CTL_CLIENT_CERTIFICATE` and `HAB_CTL_CLIENT_KEY` (for
+ * a gateway started with `--ctl-client-ca-certificate`). The secret is sent over TLS as well.
+ */
 export async function connect(deps: CliDeps, remoteSup: string | undefined): Promise<CtlApi> {
   const fromEnv = deps.env.HAB_LISTEN_CTL !== undefined && deps.env.HAB_LISTEN_CTL !== '' ? deps.env.HAB_LISTEN_CTL : undefined;
-  const [raw, name] = remoteSup !== undefined ? [remoteSup, '--remote-sup'] : fromEnv !== undefined ? [fromEnv, 'HAB_LISTEN_CTL'] : ['127.0.0.1', '--remote-sup'];
+  const [given, name] = remoteSup !== undefined ? [remoteSup, '--remote-sup'] : fromEnv !== undefined ? [fromEnv, 'HAB_LISTEN_CTL'] : ['127.0.0.1', '--remote-sup'];
+  const scheme = /^(https?):\/\//i.exec(given)?.[1]?.toLowerCase();
+  const raw = scheme === undefined ? given : given.slice(scheme.length + 3).replace(/\/+$/, '');
   const address = formatHostPort(parseHostPort(name, raw, DEFAULT_CTL_PORT));
   const secret = await resolveCtlSecret(deps.env, (path) => deps.readFile(path));
+  const tls = await ctlTlsOptions(deps);
+  if (scheme === 'http' && tls) throw new MurmurError('BAD_INPUT', `${name} says http:// but HAB_CTL_SERVER_CA_CERTIFICATE (or a client certificate) is set: use https://, or unset them`);
+  if (scheme === 'https' || tls) return deps.ctlClient({ address, secret, tls: tls ?? {} });
   return deps.ctlClient({ address, secret });
+}
+
+const CTL_TLS_VARIABLES = { ca: 'HAB_CTL_SERVER_CA_CERTIFICATE', cert: 'HAB_CTL_CLIENT_CERTIFICATE', key: 'HAB_CTL_CLIENT_KEY' } as const;
+
+/** The PEM files the TLS variables name, read; undefined when none is set. */
+async function ctlTlsOptions(deps: CliDeps): Promise<CtlTlsOptions | undefined> {
+  const out: CtlTlsOptions = {};
+  let any = false;
+  for (const [field, variable] of Object.entries(CTL_TLS_VARIABLES) as [keyof CtlTlsOptions, string][]) {
+    const file = deps.env[variable];
+    if (file === undefined || file === '') continue;
+    any = true;
+    try {
+      out[field] = await deps.readFile(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new MurmurError(code === 'ENOENT' ? 'NOT_FOUND' : 'IO', `${variable}: cannot read ${file} (${code})`, { cause: err });
+    }
+  }
+  if ((out.cert === undefined) !== (out.key === undefined)) {
+    throw new MurmurError('BAD_INPUT', 'HAB_CTL_CLIENT_CERTIFICATE and HAB_CTL_CLIENT_KEY go together: set both, or neither');
+  }
+  return any ? out : undefined;
 }
 
 /** A VERSION argument: a positive integer written in decimal digits. */

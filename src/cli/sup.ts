@@ -45,6 +45,21 @@ export interface SupRunRequest {
    * checked). Absent without IDENT.
    */
   load?: LoadRequest;
+  /**
+   * HTTP gateway TLS (`--key`, `--certs`, `--ca-certs`, as Habitat's): file paths, read and
+   * checked by the Supervisor before anything listens. Absent: plain HTTP.
+   */
+  httpTls?: GatewayTlsFiles;
+  /** Control gateway TLS (`--ctl-server-key`, `--ctl-server-certificate`, `--ctl-client-ca-certificate`). */
+  ctlTls?: GatewayTlsFiles;
+}
+
+/** A gateway's TLS files, each with the flag that named it (for error messages). */
+export interface GatewayTlsFiles {
+  key: { path: string; flag: string };
+  cert: { path: string; flag: string };
+  /** Present: clients must present a certificate signed by this CA. */
+  ca?: { path: string; flag: string };
 }
 
 export const DEFAULT_PORTS = { gossip: 9638, http: 9631, ctl: 9632 } as const;
@@ -90,6 +105,31 @@ export interface RawSupRunOptions {
   sysIpAddress?: string;
   ring?: string;
   org?: string;
+  key?: string;
+  certs?: string;
+  caCerts?: string;
+  ctlServerCertificate?: string;
+  ctlServerKey?: string;
+  ctlClientCaCertificate?: string;
+}
+
+/** Key and certificate go together; a CA alone means nothing. */
+function tlsFiles(key: [string | undefined, string], cert: [string | undefined, string], ca: [string | undefined, string]): GatewayTlsFiles | undefined {
+  const [keyPath, keyFlag] = key;
+  const [certPath, certFlag] = cert;
+  const [caPath, caFlag] = ca;
+  if (keyPath === undefined && certPath === undefined) {
+    if (caPath !== undefined) throw new MurmurError('BAD_INPUT', `${caFlag} needs ${keyFlag} and ${certFlag}: client certificates are checked only over TLS`);
+    return undefined;
+  }
+  if (keyPath === undefined || certPath === undefined) {
+    throw new MurmurError('BAD_INPUT', `${keyFlag} and ${certFlag} go together: give the private key and its certificate chain, or neither`);
+  }
+  return {
+    key: { path: keyPath, flag: keyFlag },
+    cert: { path: certPath, flag: certFlag },
+    ...(caPath !== undefined ? { ca: { path: caPath, flag: caFlag } } : {}),
+  };
 }
 
 /**
@@ -122,6 +162,13 @@ export function parseSupRunOptions(raw: RawSupRunOptions & LoadOptions, env: Rea
   if (raw.org !== undefined && !/^[A-Za-z0-9_-]+$/.test(raw.org)) {
     throw new MurmurError('BAD_INPUT', `--org must be letters, digits, _ or - (e.g. acme), got ${JSON.stringify(raw.org)}`);
   }
+  const httpTls = tlsFiles([raw.key, '--key'], [raw.certs, '--certs'], [raw.caCerts, '--ca-certs']);
+  if (httpTls && raw.httpDisable) throw new MurmurError('BAD_INPUT', '--key/--certs are for the HTTP gateway, which --http-disable turns off: drop one or the other');
+  const ctlTls = tlsFiles(
+    [raw.ctlServerKey, '--ctl-server-key'],
+    [raw.ctlServerCertificate, '--ctl-server-certificate'],
+    [raw.ctlClientCaCertificate, '--ctl-client-ca-certificate'],
+  );
   const preset = env.MURMUR_GOSSIP_PRESET ?? 'lan';
   if (preset !== 'lan' && preset !== 'localTest' && preset !== 'local-test') {
     throw new MurmurError('BAD_INPUT', `MURMUR_GOSSIP_PRESET must be lan or localTest, got ${JSON.stringify(preset)}`);
@@ -139,6 +186,8 @@ export function parseSupRunOptions(raw: RawSupRunOptions & LoadOptions, env: Rea
     gossipPreset: preset === 'lan' ? 'lan' : 'localTest',
     ...(raw.org !== undefined ? { org: raw.org } : {}),
     ...(load ? { load } : {}),
+    ...(httpTls ? { httpTls } : {}),
+    ...(ctlTls ? { ctlTls } : {}),
   };
 }
 
@@ -160,7 +209,13 @@ export function addSupCommands(program: Command, deps: CliDeps): Command {
     .option('--peer-watch-file <path>', 'a file of peers, one host[:port] per line, re-read when it changes')
     .option('--sys-ip-address <ip>', 'the address other members reach this one at')
     .option('-r, --ring <name>', 'seal the ring with the latest revision of this ring key (HAB_RING)')
-    .option('--org <org>', 'the organization of the service groups this Supervisor runs: services join SVC.GROUP@ORG');
+    .option('--org <org>', 'the organization of the service groups this Supervisor runs: services join SVC.GROUP@ORG')
+    .option('--key <key_file>', 'serve the HTTP gateway over TLS with this private key (PEM, mode 0600); needs --certs')
+    .option('--certs <cert_file>', 'the HTTP gateway\'s certificate chain (PEM, leaf first); needs --key')
+    .option('--ca-certs <ca_cert_file>', 'require HTTP gateway clients to present a certificate signed by this CA (PEM)')
+    .option('--ctl-server-certificate <path>', 'serve the control gateway over TLS with this certificate chain (PEM); needs --ctl-server-key')
+    .option('--ctl-server-key <path>', 'the control gateway\'s private key (PEM, mode 0600); needs --ctl-server-certificate')
+    .option('--ctl-client-ca-certificate <path>', 'require control gateway clients to present a certificate signed by this CA (PEM)');
   addLoadOptions(run).action(async (ident, opts) => {
     const request = parseSupRunOptions(opts, deps.env, ident);
     const code = await deps.runSupervisor(request);

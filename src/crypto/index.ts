@@ -9,6 +9,7 @@
  * - `box-key.ts`: user and service encryption key pairs (`BOX-SEC-1`, `BOX-PUB-1`).
  * - `box.ts`: the `BOX-1` payload a user seals a config or file in for a service group.
  * - `ring.ts`: the `Keyring` and the sealed envelope around every datagram and stream frame.
+ * - `secret-file.ts`: the refusal of a secret file that other users may read (`chmod 600`).
  *
  * Start reading at `ring.ts` for the wire, `key-file.ts` for compatibility with Habitat.
  */
@@ -112,3 +113,4 @@ export {
   type RingKey,
   type RingKeyInfo,
 } from './ring.js';
+export { checkSecretFileMode, SECRET_FILE_FORBIDDEN_BITS } from './secret-file.js';

@@ -8,7 +8,9 @@
  * keeps the primitive and the key files, so a Habitat ring key works here, but its envelope is
  * its own (ARCHITECTURE.md §2) and names the key that sealed it, so that keys can rotate without
  * downtime (habitat-sh/habitat#8056): a ring holds several keys, seals with its primary, and
- * opens with whichever key the envelope names.
+ * opens with whichever key the envelope names. `install`, `use` and `remove` change the keys in
+ * place (Serf's keyring: `serf keys -install/-use/-remove`); `sup/ring-keys.ts` drives them from
+ * gossip.
  *
  *     sealed:   0x4d 'M' | 0x01 | key id (4) | nonce (24) | secretbox ciphertext (MAC 16 + n)
  *     unsealed: 0x4d 'M' | 0x00 | plaintext (n)
@@ -123,7 +125,7 @@ interface Entry {
 export class Keyring {
   /** By key id read as a big-endian uint32. */
   readonly #byId = new Map<number, Entry>();
-  readonly #primary: Entry | undefined;
+  #primary: Entry | undefined;
 
   /**
    * @param keys the ring keys this member accepts. The same key listed twice is kept once; two
@@ -135,32 +137,108 @@ export class Keyring {
   constructor(keys: readonly RingKey[], primary?: string) {
     const entries: Entry[] = [];
     for (const ringKey of keys) {
-      const label = formatNamedRevision(ringKey);
-      if (ringKey.key.length !== RING_KEY_BYTES) {
-        throw new MurmurError(
-          'BAD_INPUT',
-          `ring key ${label} is ${ringKey.key.length} bytes; a ring key (SYM-SEC-1) is ${RING_KEY_BYTES} bytes`,
-        );
-      }
-      const id = ringKeyId(ringKey.key);
-      const slot = readUint32(id, 0);
-      const existing = this.#byId.get(slot);
-      if (existing !== undefined) {
-        if (equalBytes(existing.key, ringKey.key)) continue;
-        throw new MurmurError(
-          'CONFLICT',
-          `ring keys ${formatNamedRevision(existing.info)} and ${label} differ but share the key id ${existing.info.id}; generate a new revision of one of them`,
-        );
-      }
-      const entry: Entry = {
-        info: { name: ringKey.name, revision: ringKey.revision, id: toHexBytes(id) },
-        id,
-        key: ringKey.key.slice(),
-      };
-      this.#byId.set(slot, entry);
-      entries.push(entry);
+      const entry = this.#add(ringKey);
+      if (entry !== undefined) entries.push(entry);
     }
     this.#primary = choosePrimary(entries, primary);
+  }
+
+  /**
+   * Adds a key that opens (rotation, step 1: `hab ring key install`); the primary stays. Returns
+   * false when the ring already holds these bytes. Refused: a key of the wrong length, another key
+   * under the same name and revision or the same key id, and any key on an unkeyed ring (it would
+   * start sealing where its peers do not: start every Supervisor with `--ring` instead).
+   */
+  install(ringKey: RingKey): boolean {
+    const label = formatNamedRevision(ringKey);
+    if (this.#primary === undefined) {
+      throw new MurmurError('CONFLICT', `cannot install ring key ${label}: this ring has no ring key; rotation needs a keyed ring (start every Supervisor with --ring)`);
+    }
+    const named = this.#find(label);
+    if (named !== undefined && !equalBytes(named.key, ringKey.key)) {
+      throw new MurmurError('CONFLICT', `ring key ${label} is already installed with other bytes (id ${named.info.id})`);
+    }
+    return this.#add(ringKey) !== undefined;
+  }
+
+  /**
+   * Makes an installed key the one that seals (rotation, step 2: `hab ring key use`). Returns false
+   * when it already is. NOT_FOUND when it is not installed.
+   */
+  use(nameRevision: string): boolean {
+    const entry = this.#find(nameRevision);
+    if (entry === undefined) {
+      throw new MurmurError('NOT_FOUND', `cannot use ring key ${nameRevision}: it is not installed (installed: ${this.#labels()}); install it first`);
+    }
+    if (entry === this.#primary) return false;
+    this.#primary = entry;
+    return true;
+  }
+
+  /**
+   * Drops a key (rotation, step 3: `hab ring key remove`): envelopes sealed with it no longer open.
+   * Returns false when it is not held. The primary cannot be removed (CONFLICT): use another first.
+   */
+  remove(nameRevision: string): boolean {
+    const entry = this.#find(nameRevision);
+    if (entry === undefined) return false;
+    if (entry === this.#primary) {
+      throw new MurmurError('CONFLICT', `cannot remove ring key ${nameRevision}: it is the primary, which seals every packet; use another key first`);
+    }
+    this.#byId.delete(readUint32(entry.id, 0));
+    return true;
+  }
+
+  /**
+   * The key `name-revision` with its bytes, or undefined: for the rotation code, which gossips a key
+   * that becomes primary so that a member that missed its installation still gets it.
+   */
+  get(nameRevision: string): RingKey | undefined {
+    const entry = this.#find(nameRevision);
+    return entry === undefined ? undefined : { name: entry.info.name, revision: entry.info.revision, key: entry.key.slice() };
+  }
+
+  /** Whether the ring holds the key `name-revision`. */
+  has(nameRevision: string): boolean {
+    return this.#find(nameRevision) !== undefined;
+  }
+
+  /** The entry for `ringKey`, added; undefined when these bytes are already held. */
+  #add(ringKey: RingKey): Entry | undefined {
+    const label = formatNamedRevision(ringKey);
+    if (ringKey.key.length !== RING_KEY_BYTES) {
+      throw new MurmurError(
+        'BAD_INPUT',
+        `ring key ${label} is ${ringKey.key.length} bytes; a ring key (SYM-SEC-1) is ${RING_KEY_BYTES} bytes`,
+      );
+    }
+    const id = ringKeyId(ringKey.key);
+    const slot = readUint32(id, 0);
+    const existing = this.#byId.get(slot);
+    if (existing !== undefined) {
+      if (equalBytes(existing.key, ringKey.key)) return undefined;
+      throw new MurmurError(
+        'CONFLICT',
+        `ring keys ${formatNamedRevision(existing.info)} and ${label} differ but share the key id ${existing.info.id}; generate a new revision of one of them`,
+      );
+    }
+    const entry: Entry = {
+      info: { name: ringKey.name, revision: ringKey.revision, id: toHexBytes(id) },
+      id,
+      key: ringKey.key.slice(),
+    };
+    this.#byId.set(slot, entry);
+    return entry;
+  }
+
+  #find(nameRevision: string): Entry | undefined {
+    for (const entry of this.#byId.values()) if (formatNamedRevision(entry.info) === nameRevision) return entry;
+    return undefined;
+  }
+
+  #labels(): string {
+    const labels = [...this.#byId.values()].map((entry) => formatNamedRevision(entry.info));
+    return labels.length === 0 ? 'none' : labels.join(', ');
   }
 
   /** Whether this ring seals its envelopes (it holds at least one key). */

@@ -18,6 +18,10 @@ export const ROUTES = {
   svcStart: '/v1/svc/start',
   svcStop: '/v1/svc/stop',
   svcStatus: '/v1/svc/status',
+  ringKeyInstall: '/v1/ring/key/install',
+  ringKeyUse: '/v1/ring/key/use',
+  ringKeyRemove: '/v1/ring/key/remove',
+  ringKeyList: '/v1/ring/key/list',
 } as const;
 
 /** `POST /v1/config/apply` with `wait`: the media type of the answer, one JSON event per line. */
@@ -133,6 +137,36 @@ export interface SupStatusResponse {
   incarnation: number;
   /** Member ids by health, this Supervisor included. */
   members: { alive: string[]; suspect: string[]; confirmed: string[]; departed: string[] };
+  /** The ids (8 hex characters) of the ring keys this member opens with, the sealing one first; empty without a ring key. */
+  ring_keys: string[];
+}
+
+/** `POST /v1/ring/key/install` (`hab ring key install`): a `SYM-SEC-1` key file's text. */
+export interface RingKeyInstallRequest {
+  key_text: string;
+}
+
+/** `POST /v1/ring/key/use` and `/remove`: `name-revision`; `force` (use only) skips the every-member check. */
+export interface RingKeyNameRequest {
+  key: string;
+  force?: boolean;
+}
+
+/** One ring key as a member sees it; `holders` of `live` members report holding it. */
+export interface RingKeyJson {
+  name: string;
+  revision: string;
+  /** 8 hex characters, when this member holds the key. */
+  id: string | null;
+  state: 'primary' | 'installed' | 'removed' | 'absent';
+  holders: number;
+  live: number;
+}
+
+/** The answer of every `/v1/ring/key/*` route: the key concerned (`key`) or all (`keys`). */
+export interface RingKeyResponse {
+  member_id: string;
+  keys: RingKeyJson[];
 }
 
 /** `POST /v1/svc/load` (`hab svc load`); unset fields take the spec defaults. */

@@ -24,6 +24,9 @@ import type {
   ErrorBody,
   FileUploadRequest,
   FileUploadResponse,
+  RingKeyInstallRequest,
+  RingKeyNameRequest,
+  RingKeyResponse,
   ServiceStatusJson,
   SupDepartRequest,
   SupDepartResponse,
@@ -116,6 +119,11 @@ export interface CtlApi {
   uploadFile(serviceGroup: string, version: number, filename: string, body: Uint8Array, options?: PayloadOptions): Promise<FileUploadResponse>;
   depart(memberId: string): Promise<SupDepartResponse>;
   status(): Promise<SupStatusResponse>;
+  // Ring key rotation: optional so that fakes of other commands need not carry them.
+  ringKeyInstall?(keyText: string): Promise<RingKeyResponse>;
+  ringKeyUse?(key: string, force?: boolean): Promise<RingKeyResponse>;
+  ringKeyRemove?(key: string): Promise<RingKeyResponse>;
+  ringKeyList?(): Promise<RingKeyResponse>;
   /**
    * `config apply --wait`: applies, then yields the group's progress until every live member has
    * applied the version (`done`) or `timeoutSec` passes (`timeout`). An `error` line, or a stream
@@ -145,8 +153,22 @@ export interface CtlClientOptions {
   secret: string;
   /** How long to wait for an answer (ms). @default 30000 */
   timeoutMs?: number;
+  /**
+   * Present: the gateway is served over TLS (`--ctl-server-certificate`): `https://`, trusting
+   * `ca` (the CLI's `HAB_CTL_SERVER_CA_CERTIFICATE`) and presenting `cert`/`key` when the gateway
+   * wants a client certificate. The `fetch` given must honour these (`net/tls-fetch.ts`).
+   * @default undefined (plain HTTP)
+   */
+  tls?: CtlTlsOptions | undefined;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
+}
+
+/** PEM bytes the CLI read for a TLS control gateway. */
+export interface CtlTlsOptions {
+  ca?: Uint8Array | undefined;
+  cert?: Uint8Array | undefined;
+  key?: Uint8Array | undefined;
 }
 
 export class CtlClient implements CtlApi {
@@ -155,7 +177,7 @@ export class CtlClient implements CtlApi {
   private readonly fetch: typeof fetch;
 
   constructor(private readonly opts: CtlClientOptions) {
-    this.base = `http://${opts.address}`;
+    this.base = `${opts.tls ? 'https' : 'http'}://${opts.address}`;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.fetch = opts.fetch ?? globalThis.fetch;
   }
@@ -178,6 +200,26 @@ export class CtlClient implements CtlApi {
   status(): Promise<SupStatusResponse> {
     return this.call<SupStatusResponse>('GET', ROUTES.supStatus);
   }
+  /** `hab ring key install`: the text of a `SYM-SEC-1` key file. */
+  ringKeyInstall(keyText: string): Promise<RingKeyResponse> {
+    return this.call<RingKeyResponse>('POST', ROUTES.ringKeyInstall, { key_text: keyText } satisfies RingKeyInstallRequest);
+  }
+
+  /** `hab ring key use NAME-REV [--force]`. */
+  ringKeyUse(key: string, force = false): Promise<RingKeyResponse> {
+    return this.call<RingKeyResponse>('POST', ROUTES.ringKeyUse, { key, ...(force ? { force } : {}) } satisfies RingKeyNameRequest);
+  }
+
+  /** `hab ring key remove NAME-REV`. */
+  ringKeyRemove(key: string): Promise<RingKeyResponse> {
+    return this.call<RingKeyResponse>('POST', ROUTES.ringKeyRemove, { key } satisfies RingKeyNameRequest);
+  }
+
+  /** `hab ring key list`. */
+  ringKeyList(): Promise<RingKeyResponse> {
+    return this.call<RingKeyResponse>('GET', ROUTES.ringKeyList);
+  }
+
 
   async *applyConfigWait(serviceGroup: string, version: number, config: string, timeoutSec = DEFAULT_WAIT_TIMEOUT_SEC, options: PayloadOptions = {}): AsyncIterable<ConfigApplyEvent> {
     const path = ROUTES.configApply;

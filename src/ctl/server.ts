@@ -17,7 +17,10 @@
  * - `POST /v1/file/upload` `{service_group, version, filename, body_base64, encrypted?}`: gossip
  *   a file (or its `BOX-1` payload) for the group (`hab file upload [--user]`).
  * - `POST /v1/sup/depart` `{member_id}`: depart that member from the ring (`hab sup depart`).
- * - `GET /v1/sup/status`: this member's id and incarnation, and the members it knows by health.
+ * - `GET /v1/sup/status`: this member's id and incarnation, the members it knows by health, and
+ *   the ids of the ring keys it holds.
+ * - `POST /v1/ring/key/install` `{key_text}`, `POST /v1/ring/key/use|remove` `{key, force?}`,
+ *   `GET /v1/ring/key/list`: ring key rotation (`hab ring key …`, `sup/ring-keys.ts`).
  * - `POST /v1/config/apply` with `wait: true`: the same, then an NDJSON stream of the group's
  *   progress until every live member has applied the version, or `timeout` seconds pass
  *   (`hab config apply --wait`; see `waitForGroup`).
@@ -42,6 +45,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Clock, ErrorCode, Logger } from '../core/index.js';
 import { MurmurError, nullLogger } from '../core/index.js';
 import type { BindingMode, LoadRequest, LoadResult, Published, ServicesApi, ServiceStatus, SupervisorStatus, Topology, UpdateStrategy } from '../sup/index.js';
+import type { RingKeyStatus } from '../sup/index.js';
 import { BINDING_MODES, MAX_GOSSIP_PAYLOAD_BYTES, TOPOLOGIES, UPDATE_STRATEGIES } from '../sup/index.js';
 import type {
   ConfigApplyEvent,
@@ -49,6 +53,8 @@ import type {
   ConfigShowResponse,
   ErrorBody,
   FileUploadResponse,
+  RingKeyJson,
+  RingKeyResponse,
   PendingMember,
   ServiceStatusJson,
   SupDepartResponse,
@@ -69,8 +75,24 @@ export interface CtlSupervisor {
   status(): SupervisorStatus;
 }
 
+/** What the ring key routes need (`sup/ring-keys.ts` implements it). */
+export interface RingKeysApi {
+  keyIds(): string[];
+  /** The text of a `SYM-SEC-1` key file. */
+  installText(keyText: string): RingKeyStatus;
+  use(nameRevision: string, force?: boolean): RingKeyStatus;
+  remove(nameRevision: string): RingKeyStatus;
+  list(): RingKeyStatus[];
+}
+
+function toRingKeyJson(s: RingKeyStatus): RingKeyJson {
+  return { name: s.name, revision: s.revision, id: s.id ?? null, state: s.state, holders: s.holders, live: s.live };
+}
+
 export interface CtlGatewayDeps {
   supervisor: CtlSupervisor;
+  /** Ring key rotation (`/v1/ring/key/*`). Absent (no ring key): those routes answer 409 CONFLICT. */
+  ringKeys?: RingKeysApi | undefined;
   /**
    * The service manager (`hab svc …`, `config show`, `config apply --wait`). Absent: those routes
    * answer 404 NOT_FOUND.
@@ -81,6 +103,20 @@ export interface CtlGatewayDeps {
   log?: Logger;
   /** For the rate limit of the refusal log and the services' elapsed seconds (ms). @default Date.now */
   clock?: Clock;
+  /**
+   * How the gateway listens. The Supervisor passes `net/http-server.ts`'s `startHttpServer` with
+   * TLS (`--ctl-server-certificate`, …), timeouts and connection caps (app/sup-run.ts).
+   * @default plain HTTP through `@hono/node-server`'s `serve`, without those limits (tests)
+   */
+  listen?: CtlListen | undefined;
+}
+
+/** Starts a server for `fetch` at `at`; rejects with the listen error. */
+export type CtlListen = (fetch: (request: Request, env: unknown) => Response | Promise<Response>, at: ListenAddress) => Promise<CtlListening>;
+
+export interface CtlListening {
+  readonly address: ListenAddress;
+  stop(graceMs?: number): Promise<void>;
 }
 
 export interface CtlCounters {
@@ -115,6 +151,7 @@ export class CtlGateway {
   private readonly clock: Clock;
   private readonly refusalLoggedAt = new Map<string, number>();
   private server: ServerType | undefined;
+  private listening: CtlListening | undefined;
 
   constructor(private readonly deps: CtlGatewayDeps) {
     if (deps.secret === '') throw new Error('the control gateway needs a non-empty secret');
@@ -126,7 +163,17 @@ export class CtlGateway {
 
   /** Listens on `listen` (port 0: the OS chooses) and resolves to the bound address. */
   async start(listen: ListenAddress): Promise<ListenAddress> {
+    if (this.listening) return this.listening.address;
     if (this.server) return this.bound(listen);
+    if (this.deps.listen) {
+      try {
+        this.listening = await this.deps.listen((request, env) => this.app.fetch(request, env as HttpBindings), listen);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        throw new MurmurError('IO', `cannot start the control gateway on ${formatAddress(listen)}: ${code} (choose another with --listen-ctl)`, { cause: err });
+      }
+      return this.listening.address;
+    }
     const server = await new Promise<ServerType>((resolve, reject) => {
       const s = serve({ fetch: this.app.fetch, hostname: listen.host, port: listen.port }, () => resolve(s));
       s.once('error', (err: NodeJS.ErrnoException) =>
@@ -141,6 +188,9 @@ export class CtlGateway {
 
   /** Stops listening; requests in flight get `STOP_GRACE_MS` to finish. Idempotent. */
   async stop(): Promise<void> {
+    const listening = this.listening;
+    this.listening = undefined;
+    if (listening) await listening.stop(STOP_GRACE_MS);
     const server = this.server;
     if (!server) return;
     this.server = undefined;
@@ -264,8 +314,31 @@ export class CtlGateway {
 
     app.get(ROUTES.supStatus, (c) => {
       const s = sup.status();
-      return c.json<SupStatusResponse>({ member_id: s.memberId, incarnation: s.incarnation, members: s.members });
+      return c.json<SupStatusResponse>({ member_id: s.memberId, incarnation: s.incarnation, members: s.members, ring_keys: this.deps.ringKeys?.keyIds() ?? [] });
     });
+
+    app.post(ROUTES.ringKeyInstall, async (c) => {
+      const body = await readObject(c);
+      allowOnly(body, ['key_text']);
+      const done = this.ringKeys().installText(text(body, 'key_text'));
+      return c.json<RingKeyResponse>({ member_id: sup.id, keys: [toRingKeyJson(done)] });
+    });
+
+    app.post(ROUTES.ringKeyUse, async (c) => {
+      const body = await readObject(c);
+      allowOnly(body, ['key', 'force']);
+      const done = this.ringKeys().use(text(body, 'key'), optional(body, 'force', 'boolean') ?? false);
+      return c.json<RingKeyResponse>({ member_id: sup.id, keys: [toRingKeyJson(done)] });
+    });
+
+    app.post(ROUTES.ringKeyRemove, async (c) => {
+      const body = await readObject(c);
+      allowOnly(body, ['key']);
+      const done = this.ringKeys().remove(text(body, 'key'));
+      return c.json<RingKeyResponse>({ member_id: sup.id, keys: [toRingKeyJson(done)] });
+    });
+
+    app.get(ROUTES.ringKeyList, (c) => c.json<RingKeyResponse>({ member_id: sup.id, keys: this.ringKeys().list().map(toRingKeyJson) }));
 
     app.notFound((c) =>
       errorResponse(
@@ -287,6 +360,13 @@ export class CtlGateway {
       return errorResponse(c, 'INTERNAL', `internal error: ${err.message}`);
     });
     return app;
+  }
+
+  /** Ring key rotation, or CONFLICT when this Supervisor runs without a ring key. */
+  private ringKeys(): RingKeysApi {
+    const ringKeys = this.deps.ringKeys;
+    if (!ringKeys) throw new MurmurError('CONFLICT', 'this Supervisor runs without a ring key, so it has no keys to rotate; start every Supervisor with --ring');
+    return ringKeys;
   }
 
   /** The service manager, or NOT_FOUND when this Supervisor has none. */

@@ -22,6 +22,8 @@ export function rumorKey(r: Rumor): string {
       return keyOf(r.kind, r.group, 'election');
     case 'departure':
       return keyOf('departure', '', r.memberId);
+    case 'ring-key':
+      return keyOf('ring-key', r.memberId, `${r.name}-${r.revision}`);
     case 'tombstone':
       return keyOf(r.target, r.group, r.id);
   }
@@ -40,6 +42,7 @@ export function versionOf(r: Rumor): number {
       return r.incarnation;
     case 'service-config':
     case 'service-file':
+    case 'ring-key':
     case 'tombstone':
       return r.version;
     case 'election':
@@ -68,6 +71,8 @@ export function fingerprintText(r: Rumor): string {
       return `${r.version}/${contentHash(r.config)}`;
     case 'service-file':
       return `${r.version}/${contentHash(r.body)}`;
+    case 'ring-key':
+      return `${r.version}/${r.state}`;
     default:
       return String(versionOf(r));
   }
@@ -88,6 +93,8 @@ const replaced = (value: Rumor): MergeResult => ({ changed: true, value });
  * - service-config, service-file: strictly higher version; two payloads at one version are
  *   ordered by their bytes, so that every member keeps the same one;
  * - election, election-update: Habitat's election merge (see `mergeElection`);
+ * - ring-key: strictly higher version; at one version removed > primary > installed, then the
+ *   greater key bytes;
  * - departure: the first one stays;
  * - tombstone: wins at an equal or higher version; a live rumor beats a tombstone only with a
  *   strictly higher version.
@@ -119,10 +126,22 @@ export function mergeRumor(current: Rumor | undefined, incoming: Rumor): MergeRe
     case 'election-update':
       if (current.kind !== incoming.kind) return unchanged(current);
       return mergeElection(current, incoming);
+    case 'ring-key': {
+      // A higher version wins; at one version removed > primary > installed, then the greater key
+      // bytes, so that two members that issued one version at once still agree.
+      if (current.kind !== 'ring-key') return unchanged(current);
+      const v = incoming.version - current.version;
+      if (v !== 0) return v > 0 ? replaced(incoming) : unchanged(current);
+      const s = RING_KEY_STATE_ORDER[incoming.state] - RING_KEY_STATE_ORDER[current.state];
+      if (s !== 0) return s > 0 ? replaced(incoming) : unchanged(current);
+      return compareBytes(incoming.key, current.key) > 0 ? replaced(incoming) : unchanged(current);
+    }
     case 'departure':
       return unchanged(current);
   }
 }
+
+const RING_KEY_STATE_ORDER = { installed: 0, primary: 1, removed: 2 } as const;
 
 /**
  * Habitat's election merge (butterfly `src/rumor/election.rs`), made order-independent; stored

@@ -16,7 +16,7 @@ import { butterflyJson } from './butterfly.js';
 import type { GatewayMetrics } from './metrics.js';
 import { createGatewayMetrics } from './metrics.js';
 import { addServiceRoutes } from './services.js';
-import type { GatewaySource } from './source.js';
+import type { GatewayCore, GatewaySource } from './source.js';
 
 export interface GatewayOptions {
   /**
@@ -48,11 +48,10 @@ export function httpGateway(source: GatewaySource, opts: GatewayOptions = {}): H
   const app = new Hono();
   if (opts.authToken !== undefined && opts.authToken !== '') app.use('*', requireBearer(opts.authToken));
   app.get('/', (c) => c.json({ name: 'murmur http gateway', routes: GATEWAY_ROUTES }));
-  app.get('/census', (c) => {
-    const core = source.supervisor().core;
-    return c.json(buildCensus(core, core.id));
-  });
-  app.get('/butterfly', (c) => c.json(butterflyJson(source.supervisor().core)));
+  const census = perStoreState((core) => buildCensus(core, core.id));
+  const butterfly = perStoreState(butterflyJson);
+  app.get('/census', (c) => c.body(census(source.supervisor().core), 200, JSON_TYPE));
+  app.get('/butterfly', (c) => c.body(butterfly(source.supervisor().core), 200, JSON_TYPE));
   app.get('/metrics', async (c) => {
     const text = await metrics.registry.metrics();
     return c.body(text, 200, { 'Content-Type': metrics.registry.contentType });
@@ -60,4 +59,23 @@ export function httpGateway(source: GatewaySource, opts: GatewayOptions = {}): H
   addServiceRoutes(app, source);
   app.notFound((c) => c.json({ error: 'not found', path: c.req.path, routes: GATEWAY_ROUTES.map((r) => r.path) }, 404));
   return app;
+}
+
+const JSON_TYPE = { 'Content-Type': 'application/json' };
+
+/**
+ * A JSON view of the gossip state, built once per state of the rumor store (its digest root and
+ * size) rather than per request: with large configs and files in the ring, one `/butterfly` or
+ * `/census` costs seconds of CPU and hundreds of MiB (every config and file byte becomes a JSON
+ * number), which a client polling the gateway would otherwise make the Supervisor pay, with its
+ * gossip blocked meanwhile, on every request.
+ */
+export function perStoreState(build: (core: GatewayCore) => unknown): (core: GatewayCore) => string {
+  let cached: { core: GatewayCore; key: string; text: string } | undefined;
+  return (core) => {
+    const root = core.store.root();
+    const key = `${root.hi}:${root.lo}:${core.store.size}`;
+    if (cached?.core !== core || cached.key !== key) cached = { core, key, text: JSON.stringify(build(core)) };
+    return cached.text;
+  };
 }

@@ -12,7 +12,12 @@ export interface GatewayCore {
   members(): Iterable<MemberRumor>;
   /** Member records by health, this member included. */
   healthCounts(): Readonly<Record<Health, number>>;
-  readonly store: { values(): Iterable<{ readonly rumor: Rumor }> };
+  readonly store: {
+    values(): Iterable<{ readonly rumor: Rumor }>;
+    /** The anti-entropy digest root: it changes whenever a rumor does. */
+    root(): { hi: number; lo: number };
+    readonly size: number;
+  };
 }
 
 /** The packet counters of a gossip node (`GossipNode.counters`). */

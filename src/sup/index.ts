@@ -8,6 +8,7 @@ export * from './supervisor.js';
 export * from './services-api.js';
 export * from './spec.js';
 export * from './manager.js';
+export * from './ring-keys.js';
 // The Service class (and through it Handlebars, YAML, tar and xz) loads on first use (manager.ts).
 export type { Service, ServiceRing } from './service.js';
 export { formatOutputLine, type OutputLine, type OutputSink } from './process/index.js';

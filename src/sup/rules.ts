@@ -8,6 +8,7 @@
  */
 import { parse, TomlError } from 'smol-toml';
 import type { MemberId } from '../core/index.js';
+import { MAX_TOML_DEPTH, nestsDeeperThan } from '../census/index.js';
 import { isMemberId, MurmurError } from '../core/index.js';
 
 /**
@@ -59,8 +60,9 @@ export function checkPayloadSize(what: string, bytes: number): void {
  * smol-toml found there. Returns the parsed table, for callers that want it.
  */
 export function parseConfigToml(text: string, source = 'config'): Record<string, unknown> {
+  let table: Record<string, unknown>;
   try {
-    return parse(text);
+    table = parse(text);
   } catch (err) {
     if (err instanceof TomlError) {
       const reason = (err.message.split('\n')[0] ?? '').replace(/^Invalid TOML document:\s*/, '');
@@ -68,6 +70,10 @@ export function parseConfigToml(text: string, source = 'config'): Record<string,
     }
     throw new MurmurError('BAD_INPUT', `${source} is not valid TOML: ${(err as Error).message}`, { cause: err });
   }
+  if (nestsDeeperThan(table, MAX_TOML_DEPTH)) {
+    throw new MurmurError('BAD_INPUT', `${source} nests tables or arrays deeper than ${MAX_TOML_DEPTH} levels (each part of a dotted key such as a.b.c counts as one)`);
+  }
+  return table;
 }
 
 /**

@@ -31,6 +31,7 @@ import { BoxOpenError, openBox1 } from '../crypto/index.js';
 import type { InstalledPackage } from '../pkg/index.js';
 import type { FileVersion, ServiceConfigRumor, ServiceFileRumor, ServiceHealth, ServiceRumor, ServiceState, SysInfo } from '../wire/index.js';
 import { ensureDir, writeFileAtomic } from './files.js';
+import { checkFileName } from './rules.js';
 import type { OutputSink, ProcessState, Timers } from './process/index.js';
 import { decideRunAs, describeHookResult, runHook, ServiceProcess, toSignal } from './process/index.js';
 import type { ServiceStatus } from './services-api.js';
@@ -412,6 +413,14 @@ export class Service {
     const problems: string[] = [];
     for (const f of this.deps.ring.files(this.serviceGroup)) {
       if ((this.appliedFiles.get(f.filename) ?? 0) >= f.version) continue;
+      // The name comes from whichever member gossiped the file: one that is not a single path
+      // component (`../../etc/passwd`, `a/b`) would be written outside files/.
+      try {
+        checkFileName(f.filename);
+      } catch (err) {
+        problems.push(`gossiped file version ${f.version} refused, nothing written: ${(err as Error).message}`);
+        continue;
+      }
       if (!f.encrypted) {
         ready.push({ filename: f.filename, version: f.version, body: f.body });
         continue;

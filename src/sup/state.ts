@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import type { Logger, MemberId, Random } from '../core/index.js';
 import { MurmurError, isMemberId, newMemberId } from '../core/index.js';
+import { checkSecretFileMode } from '../crypto/secret-file.js';
 import type { Rumor } from '../wire/index.js';
 import { decodePacket, encodePacket } from '../wire/index.js';
 import { ensureDir, readIfExists, writeFileAtomic } from './files.js';
@@ -40,10 +41,12 @@ export function generateCtlSecret(): string {
 /**
  * The control gateway's secret, `CTL_SECRET`: created at first start (mode 0600) and kept while
  * the file exists, so that the CLI on this host, which reads the same file, keeps working across
- * restarts. An empty file (nothing could authenticate against it) is replaced.
+ * restarts. An empty file (nothing could authenticate against it) is replaced. A file that other
+ * users may read or write is refused (BAD_INPUT, with the `chmod 600` to run).
  */
 export async function loadOrCreateCtlSecret(paths: SupPaths): Promise<string> {
   const held = await readIfExists(paths.ctlSecretFile);
+  if (held !== undefined) await checkSecretFileMode(paths.ctlSecretFile, 'the control gateway secret');
   const secret = held?.toString('utf8').trim();
   if (secret !== undefined && secret !== '') return secret;
   await ensureDir(paths.supDir);
@@ -78,7 +81,8 @@ export async function loadState(paths: SupPaths, log: Logger): Promise<RestoredS
 
 export async function saveState(paths: SupPaths, id: MemberId, incarnation: number, rumors: Rumor[]): Promise<void> {
   await writeFileAtomic(paths.incarnationFile, `${incarnation}\n`);
-  await writeFileAtomic(paths.rumorFile, encodePacket({ type: 'state', from: id, rumors }));
+  // 0600: the store may hold ring keys being rotated in (`ring-key` rumors carry their bytes).
+  await writeFileAtomic(paths.rumorFile, encodePacket({ type: 'state', from: id, rumors }), 0o600);
 }
 
 async function moveAside(path: string, reason: string, log: Logger): Promise<void> {

@@ -303,6 +303,12 @@ export class Supervisor {
   publishService(rumor: Omit<ServiceRumor, 'incarnation' | 'kind' | 'memberId'>): void {
     if (this.closed) return;
     const held = this.heldVersion(keyOf('service', rumor.group, this.id)) ?? 0;
+    // A rumor of ours at the largest incarnation the wire carries (2^53 − 1; only a forged one
+    // gets there) cannot be outdone: publishing above it would throw from the encoder.
+    if (held >= Number.MAX_SAFE_INTEGER) {
+      this.deps.log.warn('cannot publish this service rumor: the ring holds one for this member at the largest incarnation', { group: rumor.group });
+      return;
+    }
     this.publish({ kind: 'service', memberId: this.id, incarnation: held + 1, ...rumor });
   }
 

@@ -23,6 +23,8 @@ import {
   PING,
   PING_REQ,
   PUSH,
+  RING_KEY_RUMOR,
+  RING_KEY_STATE_BY_NUMBER,
   RUMOR,
   RUMOR_KIND_BY_NUMBER,
   SERVICE_CONFIG_RUMOR,
@@ -51,6 +53,8 @@ import type {
   Ping,
   PingReq,
   Push,
+  RingKeyRumor,
+  RingKeyState,
   Rumor,
   ServiceConfigRumor,
   ServiceFileRumor,
@@ -344,6 +348,7 @@ export function readRumor(r: WireReader, end: number): Rumor {
         break;
       case RUMOR.departure: rumor = readDepartureRumor(r, r.messageEnd('a departure rumor')); break;
       case RUMOR.tombstone: rumor = readTombstone(r, r.messageEnd('a tombstone')); break;
+      case RUMOR.ringKey: rumor = readRingKeyRumor(r, r.messageEnd('a ring-key rumor')); break;
       default: r.skipField(tag);
     }
   }
@@ -540,6 +545,37 @@ function readDepartureRumor(r: WireReader, end: number): DepartureRumor {
   return { kind: 'departure', memberId: requireId(memberId, 'departure.member_id') };
 }
 
+/** A ring key's length in bytes (`crypto_secretbox_KEYBYTES`). */
+const RING_KEY_BYTES = 32;
+
+function readRingKeyRumor(r: WireReader, end: number): RingKeyRumor {
+  let name = '';
+  let revision = '';
+  let version = 0;
+  let state: RingKeyState | undefined;
+  let key: Uint8Array = new Uint8Array(0);
+  let memberId: MemberId | '' = '';
+  while (r.pos < end) {
+    const tag = r.fieldTag();
+    switch (tag) {
+      case RING_KEY_RUMOR.name: name = r.keyText('ring-key.name'); break;
+      case RING_KEY_RUMOR.revision: revision = r.keyText('ring-key.revision'); break;
+      case RING_KEY_RUMOR.version: version = r.varint('ring-key.version'); break;
+      case RING_KEY_RUMOR.state: state = r.enumValue(RING_KEY_STATE_BY_NUMBER, 'ring-key.state'); break;
+      case RING_KEY_RUMOR.key: key = r.blob(); break;
+      case RING_KEY_RUMOR.memberId: memberId = r.optionalId('ring-key.member_id'); break;
+      default: r.skipField(tag);
+    }
+  }
+  r.close(end, 'a ring-key rumor');
+  if (state === undefined) return fail('invalid', 'ring-key.state is missing');
+  if (name === '' || revision === '') return fail('invalid', 'ring-key.name and ring-key.revision are required');
+  const carriesKey = memberId === '' && state !== 'removed';
+  if (carriesKey && key.length !== RING_KEY_BYTES) return fail('invalid', `ring-key.key is ${key.length} bytes; an installed or primary command carries ${RING_KEY_BYTES}`);
+  if (!carriesKey && key.length !== 0) return fail('invalid', 'ring-key.key must be empty on a report or a removal');
+  return { kind: 'ring-key', memberId, name, revision, version, state, key };
+}
+
 function readTombstone(r: WireReader, end: number): Tombstone {
   let target: Tombstone['target'] | undefined;
   let group = '';
@@ -550,7 +586,7 @@ function readTombstone(r: WireReader, end: number): Tombstone {
     switch (tag) {
       case TOMBSTONE.target: {
         const kind = r.enumValue(RUMOR_KIND_BY_NUMBER, 'tombstone.target');
-        if (kind === 'member' || kind === 'departure') fail('invalid', `tombstone.target cannot be ${kind}`);
+        if (kind === 'member' || kind === 'departure' || kind === 'ring-key') fail('invalid', `tombstone.target cannot be ${kind}`);
         target = kind;
         break;
       }

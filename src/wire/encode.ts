@@ -30,6 +30,8 @@ import {
   PING,
   PING_REQ,
   PUSH,
+  RING_KEY_RUMOR,
+  RING_KEY_STATE_NUMBER,
   RUMOR,
   SERVICE_CONFIG_RUMOR,
   SERVICE_FILE_RUMOR,
@@ -178,6 +180,19 @@ function writeRumor(w: BinaryWriter, rumor: Rumor): void {
       writeId(w, DEPARTURE_RUMOR.memberId, rumor.memberId, 'departure.member_id');
       w.join();
       return;
+    case 'ring-key': {
+      const state = RING_KEY_STATE_NUMBER[rumor.state];
+      if (state === undefined) throw badInput(`ring-key.state: unknown state ${String(rumor.state)}`);
+      w.uint32(RUMOR.ringKey).fork();
+      writeString(w, RING_KEY_RUMOR.name, rumor.name);
+      writeString(w, RING_KEY_RUMOR.revision, rumor.revision);
+      writeUint(w, RING_KEY_RUMOR.version, checkUint64(rumor.version, 'ring-key.version'));
+      writeUint(w, RING_KEY_RUMOR.state, state);
+      writeBytes(w, RING_KEY_RUMOR.key, rumor.key);
+      writeOptionalId(w, RING_KEY_RUMOR.memberId, rumor.memberId, 'ring-key.member_id');
+      w.join();
+      return;
+    }
     case 'tombstone': {
       const target = TOMBSTONE_TARGET_NUMBER.get(rumor.target);
       if (target === undefined) throw badInput(`tombstone.target: cannot remove a ${String(rumor.target)} rumor`);

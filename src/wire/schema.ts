@@ -5,7 +5,7 @@
  *
  * A tag is `field number << 3 | wire type`; a field whose number is at most 15 has a one-byte tag.
  */
-import type { ElectionStatus, Health, RumorKind } from './types.js';
+import type { ElectionStatus, Health, RingKeyState, RumorKind } from './types.js';
 
 /** Protobuf wire types (protobuf.dev/programming-guides/encoding). */
 export const WIRE_VARINT = 0;
@@ -64,6 +64,7 @@ export const RUMOR = {
   electionUpdate: len(6),
   departure: len(7),
   tombstone: len(8),
+  ringKey: len(9),
 } as const;
 
 export const MEMBER_RUMOR = { member: len(1), health: varint(2), from: len(3) } as const;
@@ -124,6 +125,15 @@ export const ELECTION_RUMOR = {
 
 export const DEPARTURE_RUMOR = { memberId: len(1) } as const;
 
+export const RING_KEY_RUMOR = {
+  name: len(1),
+  revision: len(2),
+  version: varint(3),
+  state: varint(4),
+  key: len(5),
+  memberId: len(6),
+} as const;
+
 export const TOMBSTONE = { target: varint(1), group: len(2), id: len(3), version: varint(4) } as const;
 
 /** `murmur.v1.Health`; the index is the wire number. */
@@ -158,6 +168,7 @@ export const RUMOR_KIND_BY_NUMBER: readonly (RumorKind | undefined)[] = [
   'election',
   'election-update',
   'departure',
+  'ring-key',
 ];
 export const RUMOR_KIND_NUMBER: Readonly<Record<RumorKind, number>> = {
   member: 1,
@@ -167,7 +178,12 @@ export const RUMOR_KIND_NUMBER: Readonly<Record<RumorKind, number>> = {
   election: 5,
   'election-update': 6,
   departure: 7,
+  'ring-key': 8,
 };
+
+/** `murmur.v1.RingKeyState`; 0 is UNSPECIFIED, which a decoder rejects. */
+export const RING_KEY_STATE_BY_NUMBER: readonly (RingKeyState | undefined)[] = [undefined, 'installed', 'primary', 'removed'];
+export const RING_KEY_STATE_NUMBER: Readonly<Record<RingKeyState, number>> = { installed: 1, primary: 2, removed: 3 };
 
 /** The kinds a tombstone may remove (not members, not departures), by `RumorKind` number. */
 export const TOMBSTONE_TARGET_NUMBER: ReadonlyMap<string, number> = new Map(

@@ -30,7 +30,8 @@ export type RumorKind =
   | 'service-file'
   | 'election'
   | 'election-update'
-  | 'departure';
+  | 'departure'
+  | 'ring-key';
 
 export const RUMOR_KINDS: readonly RumorKind[] = [
   'member',
@@ -40,6 +41,7 @@ export const RUMOR_KINDS: readonly RumorKind[] = [
   'election',
   'election-update',
   'departure',
+  'ring-key',
 ];
 
 /** A member's health as one member believes it. Key: ('member', '', member id). */
@@ -142,13 +144,33 @@ export interface DepartureRumor {
   memberId: MemberId;
 }
 
+export type RingKeyState = 'installed' | 'primary' | 'removed';
+export const RING_KEY_STATES: readonly RingKeyState[] = ['installed', 'primary', 'removed'];
+
+/**
+ * Ring key rotation (`hab ring key install|use|remove`). A command (`memberId` empty) is the
+ * ring's decision about one key, key ('ring-key', '', '<name>-<revision>'); a report (`memberId`
+ * set) says what that member holds, key ('ring-key', member id, '<name>-<revision>').
+ */
+export interface RingKeyRumor {
+  kind: 'ring-key';
+  /** Empty on a command; the reporting member on a report. */
+  memberId: MemberId | '';
+  name: string;
+  revision: string;
+  version: number;
+  state: RingKeyState;
+  /** The 32 key bytes on an `installed` or `primary` command; empty otherwise. */
+  key: Uint8Array;
+}
+
 /**
  * A removal. It occupies the key of the rumor it removes and carries that rumor's version (or a
  * higher one); at equal version the tombstone wins. Collected after `tombstoneRetentionMs`.
  */
 export interface Tombstone {
   kind: 'tombstone';
-  target: Exclude<RumorKind, 'member' | 'departure'>;
+  target: Exclude<RumorKind, 'member' | 'departure' | 'ring-key'>;
   group: string;
   id: string;
   version: number;
@@ -161,6 +183,7 @@ export type Rumor =
   | ServiceFileRumor
   | ElectionRumor
   | DepartureRumor
+  | RingKeyRumor
   | Tombstone;
 
 /** SWIM probe. `target` lets a restarted member with a new id ignore a ping meant for the old one. */

@@ -121,6 +121,6 @@ describe('census', () => {
 
   test('rumors are counted by kind, tombstones apart', () => {
     const counts = countRumors(storeOf([member(A, 0, 'alive'), service(A, 'x.y'), { kind: 'tombstone', target: 'service', group: 'x.y', id: B, version: 0 }]));
-    expect(counts).toEqual({ member: 1, service: 1, 'service-config': 0, 'service-file': 0, election: 0, 'election-update': 0, departure: 0, tombstone: 1 });
+    expect(counts).toEqual({ member: 1, service: 1, 'service-config': 0, 'service-file': 0, election: 0, 'election-update': 0, departure: 0, 'ring-key': 0, tombstone: 1 });
   });
 });

@@ -48,7 +48,7 @@ describe('CtlClient', () => {
     const c = new CtlClient({ address, secret: SECRET });
     expect(await c.applyConfig('redis.prod', 4, 'a = 1')).toEqual({ service_group: 'redis.prod', version: 4, bytes: 5, member_id: ID });
     expect(await c.uploadFile('redis.prod', 1, 'f.txt', new Uint8Array([0, 255, 7]))).toEqual({ service_group: 'redis.prod', version: 1, filename: 'f.txt', bytes: 3, member_id: ID });
-    expect(await c.status()).toEqual({ member_id: ID, incarnation: 2, members: { alive: [ID], suspect: [], confirmed: [], departed: [] } });
+    expect(await c.status()).toEqual({ member_id: ID, incarnation: 2, members: { alive: [ID], suspect: [], confirmed: [], departed: [] }, ring_keys: [] });
   });
 
   test("a refusal comes back as a MurmurError with the server's code and message", async () => {

@@ -211,7 +211,7 @@ describe('routes', () => {
     const { gw } = gateway();
     const res = await gw.app.request('/v1/sup/status', { headers: auth });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ member_id: ID, incarnation: 3, members: { alive: [ID], suspect: [], confirmed: ['b'.repeat(32)], departed: [] } });
+    expect(await res.json()).toEqual({ member_id: ID, incarnation: 3, members: { alive: [ID], suspect: [], confirmed: ['b'.repeat(32)], departed: [] }, ring_keys: [] });
   });
 
   test('an unknown route with the secret is a JSON 404 listing the routes', async () => {

@@ -23,6 +23,12 @@ const STATUS = {
   finished: gen.ElectionStatus.FINISHED,
 } as const;
 
+const RING_KEY_STATE = {
+  installed: gen.RingKeyState.INSTALLED,
+  primary: gen.RingKeyState.PRIMARY,
+  removed: gen.RingKeyState.REMOVED,
+} as const;
+
 const KIND = {
   service: gen.RumorKind.SERVICE,
   'service-config': gen.RumorKind.SERVICE_CONFIG,
@@ -116,6 +122,20 @@ export function toGeneratedRumor(r: Rumor): gen.Rumor {
     case 'departure':
       return create(gen.RumorSchema, {
         payload: { case: 'departure', value: create(gen.DepartureRumorSchema, { memberId: id(r.memberId) }) },
+      });
+    case 'ring-key':
+      return create(gen.RumorSchema, {
+        payload: {
+          case: 'ringKey',
+          value: create(gen.RingKeyRumorSchema, {
+            name: r.name,
+            revision: r.revision,
+            version: BigInt(r.version),
+            state: RING_KEY_STATE[r.state],
+            key: r.key,
+            memberId: id(r.memberId),
+          }),
+        },
       });
     case 'tombstone':
       return create(gen.RumorSchema, {

@@ -17,6 +17,9 @@
  * `MurmurError` naming the template. A render that produces more than `maxOutputBytes` is an
  * error too: `#each`/`#eachAlive` count what they produce as they go and stop as soon as one
  * loop passes the limit, so a template iterating huge data fails early rather than filling memory.
+ * So is one that takes more than `maxIterations` loop iterations and partial calls: loops nested
+ * over the same list, or inline partials that call each other twice, do exponential work while
+ * producing little or no output, and a render runs on the Supervisor's only thread.
  */
 import Handlebars from 'handlebars';
 import { MurmurError } from '../../core/index.js';
@@ -25,10 +28,14 @@ import { toJsonText, toYamlText } from './formats.js';
 
 /** @default 8 MiB */
 export const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
+/** A third of a second of work or so: a million iterations of an `#each` body. @default 1 000 000 */
+export const DEFAULT_MAX_ITERATIONS = 1_000_000;
 
 export interface TemplateEngineOptions {
   /** The largest output one render may produce, in bytes. @default 8 MiB */
   maxOutputBytes?: number;
+  /** The most `#each`/`#eachAlive` iterations and inline partial calls in one render. @default 1 000 000 */
+  maxIterations?: number;
 }
 
 export interface CompiledTemplate {
@@ -47,12 +54,20 @@ export interface TemplateEngine {
 type HelperOptions = Handlebars.HelperOptions;
 
 class OutputTooLarge extends Error {}
+class TooMuchWork extends Error {}
+
+/** Iterations and partial calls left to the render in progress (renders are synchronous). */
+interface WorkBudget {
+  left: number;
+}
 
 export function createTemplateEngine(opts: TemplateEngineOptions = {}): TemplateEngine {
   const maxOutputBytes = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  const maxIterations = opts.maxIterations ?? DEFAULT_MAX_ITERATIONS;
+  const budget: WorkBudget = { left: maxIterations };
   const hb = Handlebars.create();
   useTextCompiler(hb);
-  registerHelpers(hb, maxOutputBytes);
+  registerHelpers(hb, maxOutputBytes, budget);
   // Compiled templates by name and text: a service renders the same templates on every pass, and
   // compiling (parse, code generation, eval) costs far more than rendering. Bounded: a package
   // has a handful of templates; the cache starts over if something keeps feeding it new text.
@@ -80,10 +95,14 @@ export function createTemplateEngine(opts: TemplateEngineOptions = {}): Template
       name,
       render(context) {
         let out: string;
+        budget.left = maxIterations;
         try {
           out = template(context);
         } catch (err) {
           if (err instanceof OutputTooLarge) return tooLarge(name, maxOutputBytes);
+          if (err instanceof TooMuchWork) {
+            return new MurmurError('TOO_LARGE', `template ${name}: more than ${maxIterations} loop iterations and partial calls in one render (loops nested over large lists, or partials that call each other)`);
+          }
           return new MurmurError('BAD_INPUT', `template ${name}: ${messageOf(err)}`, { cause: err });
         }
         if (out.length > maxOutputBytes || Buffer.byteLength(out, 'utf8') > maxOutputBytes) return tooLarge(name, maxOutputBytes);
@@ -185,17 +204,33 @@ interface PkgDep {
   path?: unknown;
 }
 
-function registerHelpers(hb: typeof Handlebars, maxChars: number): void {
-  /** Wraps a block's `fn` so that a loop stops once its output passes the limit. */
+function registerHelpers(hb: typeof Handlebars, maxChars: number, budget: WorkBudget): void {
+  /** Wraps a block's `fn` so that each call spends one unit of the render's work budget. */
+  const budgeted = (fn: Handlebars.TemplateDelegate): Handlebars.TemplateDelegate => {
+    return (context: unknown, runtime?: Handlebars.RuntimeOptions) => {
+      if (--budget.left < 0) throw new TooMuchWork();
+      return fn(context, runtime);
+    };
+  };
+  /** Wraps a block's `fn` so that a loop stops once its output passes the limit, or the work budget runs out. */
   const counting = (fn: Handlebars.TemplateDelegate): Handlebars.TemplateDelegate => {
     let total = 0;
+    const spend = budgeted(fn);
     return (context: unknown, runtime?: Handlebars.RuntimeOptions) => {
-      const piece = fn(context, runtime);
+      const piece = spend(context, runtime);
       total += piece.length;
       if (total > maxChars) throw new OutputTooLarge();
       return piece;
     };
   };
+
+  // `{{#*inline "p"}}…{{/inline}}`: every call of the partial spends from the budget, so that
+  // partials calling each other (or themselves) cannot do unbounded work.
+  type Decorator = (this: unknown, fn: unknown, props: unknown, container: unknown, options: { fn: Handlebars.TemplateDelegate }) => unknown;
+  const builtinInline = (hb as unknown as { decorators: Record<string, Decorator> }).decorators.inline as Decorator;
+  hb.registerDecorator('inline', function (this: unknown, fn: unknown, props: unknown, container: unknown, options: { fn: Handlebars.TemplateDelegate }) {
+    return builtinInline.call(this, fn, props, container, { ...options, fn: budgeted(options.fn) });
+  });
 
   const builtinEach = hb.helpers.each as (this: unknown, context: unknown, options: HelperOptions) => string;
   hb.registerHelper('each', function (this: unknown, context: unknown, options: HelperOptions) {

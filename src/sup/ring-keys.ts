@@ -1,0 +1,249 @@
+/**
+ * Ring key rotation, driven by gossip (docs/security.md "Ring key rotation"; Habitat cannot rotate,
+ * habitat-sh/habitat#8056). The model is Serf's keyring (`serf keys -install/-use/-remove`):
+ *
+ * 1. `install`: every member adds the key; all installed keys open envelopes;
+ * 2. `use`: every member seals with it (refused until every live member reports the key);
+ * 3. `remove`: every member drops the old key; envelopes sealed with it no longer open.
+ *
+ * An operator's command becomes a `ring-key` **command** rumor (`memberId` empty), keyed by the
+ * key's `name-revision`, that spreads like any rumor and survives restarts in the rumor store;
+ * each member applies the commands it holds to its `Keyring` (`reconcile`, idempotent and
+ * order-independent), writes newly installed keys to its key cache (0600), and gossips a
+ * **report** rumor per key (`memberId` = itself) saying what it holds, which `hab ring key list`
+ * counts. A command's version is taken above every ring-key command held here, so that among the
+ * `primary` commands the highest version names the key that seals.
+ */
+import type { Logger, MemberId } from '../core/index.js';
+import { MurmurError, nullLogger } from '../core/index.js';
+import type { Keyring, RingKey } from '../crypto/index.js';
+import { formatNamedRevision, parseKeyText, RING_KEY_HEADER } from '../crypto/index.js';
+import type { GossipCore, GossipEvent } from '../gossip/index.js';
+import type { RingKeyRumor, RingKeyState, Rumor } from '../wire/index.js';
+
+/** What rotation needs of a Supervisor (`Supervisor` has all of it). */
+export interface RingKeysRing {
+  readonly id: MemberId;
+  readonly core: GossipCore;
+  publish(rumor: Rumor): void;
+}
+
+export interface RingKeysDeps {
+  keyring: Keyring;
+  ring: RingKeysRing;
+  /** Writes a newly installed key to the key cache (`<name>-<rev>.sym.key`, 0600). */
+  persist?: (key: RingKey) => Promise<unknown>;
+  log?: Logger;
+}
+
+/** One key as `hab ring key list` shows it. */
+export interface RingKeyStatus {
+  name: string;
+  revision: string;
+  /** The key id (8 hex characters), when this member holds the key. */
+  id: string | undefined;
+  /** This member's view: `primary` (it seals), `installed` (it opens), `removed`, or `absent` (a command for it was not applied). */
+  state: RingKeyState | 'absent';
+  /** Live (alive or suspect) members, this one included, that report holding the key. */
+  holders: number;
+  /** Live members, this one included. */
+  live: number;
+}
+
+export class RingKeys {
+  private readonly keyring: Keyring;
+  private readonly ring: RingKeysRing;
+  private readonly log: Logger;
+  /** Labels whose failure to apply was logged, so that each is logged once. */
+  private readonly warned = new Set<string>();
+
+  constructor(private readonly deps: RingKeysDeps) {
+    this.keyring = deps.keyring;
+    this.ring = deps.ring;
+    this.log = (deps.log ?? nullLogger).child({ component: 'ring-keys' });
+  }
+
+  /** For `GossipNode.onEvent`: a changed command is applied at once. */
+  readonly onEvent = (event: GossipEvent): void => {
+    if (event.type === 'rumor-changed' && event.rumor.kind === 'ring-key' && event.rumor.memberId === '') this.reconcile();
+  };
+
+  /** The key ids this member opens with (hex), primary first. */
+  keyIds(): string[] {
+    const primary = this.keyring.primary;
+    const rest = this.keyring.keys.filter((k) => k.id !== primary?.id).map((k) => k.id);
+    return primary === undefined ? rest : [primary.id, ...rest];
+  }
+
+  /** `hab ring key install` through the control gateway: the text of a `SYM-SEC-1` key file. */
+  installText(keyText: string): RingKeyStatus {
+    const file = parseKeyText(keyText, { expect: RING_KEY_HEADER, source: 'key_text' });
+    return this.install({ name: file.name, revision: file.revision, key: file.key });
+  }
+
+  /** `hab ring key install`: install here and gossip the key to the ring. */
+  install(key: RingKey): RingKeyStatus {
+    const label = formatNamedRevision(key);
+    const held = this.command(label);
+    if (held !== undefined && held.state !== 'removed' && equal(held.key, key.key)) return this.status(label);
+    this.keyring.install(key); // throws on an unkeyed ring, a clash of name or id, a bad length
+    this.publishCommand(key, 'installed');
+    return this.status(label);
+  }
+
+  /**
+   * `hab ring key use`: seal with an installed key everywhere. Refused (CONFLICT) while some live
+   * member does not report holding it, unless `force`: that member could not open what we send.
+   */
+  use(nameRevision: string, force = false): RingKeyStatus {
+    const key = this.keyring.get(nameRevision);
+    if (key === undefined) {
+      throw new MurmurError('NOT_FOUND', `ring key ${nameRevision} is not installed on this Supervisor; run hab ring key install first`);
+    }
+    const s = this.status(nameRevision);
+    if (!force && s.holders < s.live) {
+      throw new MurmurError(
+        'CONFLICT',
+        `only ${s.holders} of ${s.live} live members report ring key ${nameRevision}; wait until hab ring key list shows every member (or pass --force: a member without it is cut off)`,
+      );
+    }
+    this.publishCommand(key, 'primary');
+    return this.status(nameRevision);
+  }
+
+  /** `hab ring key remove`: drop a key everywhere. The key that seals cannot be removed (CONFLICT). */
+  remove(nameRevision: string): RingKeyStatus {
+    if (this.keyring.primary !== undefined && formatNamedRevision(this.keyring.primary) === nameRevision) {
+      throw new MurmurError('CONFLICT', `cannot remove ring key ${nameRevision}: it is the primary, which seals every packet; use another key first`);
+    }
+    const held = this.command(nameRevision);
+    if (!this.keyring.has(nameRevision) && held === undefined) {
+      throw new MurmurError('NOT_FOUND', `ring key ${nameRevision} is not held by this Supervisor (it holds ${this.keyring.keys.map(formatNamedRevision).join(', ') || 'none'})`);
+    }
+    if (held?.state !== 'removed') {
+      const dash = nameRevision.lastIndexOf('-');
+      this.publishCommand({ name: nameRevision.slice(0, dash), revision: nameRevision.slice(dash + 1), key: new Uint8Array(0) }, 'removed');
+    }
+    return this.status(nameRevision);
+  }
+
+  /** Every key held here or named by a command, with how many live members hold it. */
+  list(): RingKeyStatus[] {
+    const labels = new Set<string>(this.keyring.keys.map(formatNamedRevision));
+    for (const c of this.commands()) labels.add(label(c));
+    return [...labels].sort().map((l) => this.status(l));
+  }
+
+  /**
+   * Applies every command held to the keyring, then reports what this member holds. Idempotent:
+   * called at start (commands restored from disk) and on every changed command.
+   */
+  reconcile(): void {
+    const commands = this.commands().sort((a, b) => a.version - b.version);
+    for (const c of commands) {
+      if (c.state === 'removed') continue;
+      const key: RingKey = { name: c.name, revision: c.revision, key: c.key };
+      try {
+        if (this.keyring.install(key)) {
+          this.log.info('installed a ring key', { key: label(c) });
+          void this.deps.persist?.(key).catch((err: unknown) => this.log.warn('cannot write the ring key to the key cache', { key: label(c), error: (err as Error).message }));
+        }
+      } catch (err) {
+        this.warnOnce(label(c), 'cannot install a ring key', err);
+      }
+    }
+    const primary = commands.filter((c) => c.state === 'primary').at(-1);
+    const current = this.keyring.primary === undefined ? undefined : formatNamedRevision(this.keyring.primary);
+    if (primary !== undefined && this.keyring.has(label(primary)) && current !== label(primary)) {
+      this.keyring.use(label(primary));
+      this.log.info('sealing with a new ring key', { key: label(primary), was: current });
+    } else if (primary === undefined && current !== undefined && this.command(current)?.state === 'installed') {
+      // Restarted mid-rotation with the newest revision as primary before anyone uses it: go back
+      // to a key the ring was started with (one no command installed).
+      const original = this.keyring.keys.map(formatNamedRevision).filter((l) => this.command(l) === undefined).sort().at(-1);
+      if (original !== undefined) this.keyring.use(original);
+    }
+    for (const c of commands) {
+      if (c.state !== 'removed' || !this.keyring.has(label(c))) continue;
+      try {
+        this.keyring.remove(label(c));
+        this.log.info('removed a ring key', { key: label(c) });
+      } catch (err) {
+        this.warnOnce(label(c), 'cannot remove a ring key', err);
+      }
+    }
+    this.report();
+  }
+
+  /** One report rumor per key held (and one `removed` per key no longer held) when it changed. */
+  private report(): void {
+    const self = this.ring.id;
+    const primary = this.keyring.primary === undefined ? undefined : formatNamedRevision(this.keyring.primary);
+    const wanted = new Map<string, RingKeyState>();
+    for (const k of this.keyring.keys) wanted.set(formatNamedRevision(k), formatNamedRevision(k) === primary ? 'primary' : 'installed');
+    for (const r of this.rumors()) if (r.memberId === self && !wanted.has(label(r))) wanted.set(label(r), 'removed');
+    for (const [l, state] of wanted) {
+      const held = this.rumor(self, l);
+      if (held?.state === state) continue;
+      const dash = l.lastIndexOf('-');
+      this.ring.publish({ kind: 'ring-key', memberId: self, name: l.slice(0, dash), revision: l.slice(dash + 1), version: (held?.version ?? 0) + 1, state, key: new Uint8Array(0) });
+    }
+  }
+
+  private publishCommand(key: RingKey, state: RingKeyState): void {
+    const version = Math.max(0, ...this.commands().map((c) => c.version)) + 1;
+    this.ring.publish({ kind: 'ring-key', memberId: '', name: key.name, revision: key.revision, version, state, key: state === 'removed' ? new Uint8Array(0) : key.key });
+    // Publishing emits `rumor-changed`, which reconciles; reconcile again in case no listener is wired.
+    this.reconcile();
+  }
+
+  private status(nameRevision: string): RingKeyStatus {
+    const info = this.keyring.keys.find((k) => formatNamedRevision(k) === nameRevision);
+    const primary = this.keyring.primary;
+    const state: RingKeyStatus['state'] =
+      info === undefined ? (this.command(nameRevision)?.state === 'removed' ? 'removed' : 'absent') : primary?.id === info.id ? 'primary' : 'installed';
+    let live = 0;
+    let holders = 0;
+    for (const m of this.ring.core.members()) {
+      if (m.health !== 'alive' && m.health !== 'suspect') continue;
+      live++;
+      const held = m.member.id === this.ring.id ? (info === undefined ? undefined : state) : this.rumor(m.member.id, nameRevision)?.state;
+      if (held === 'installed' || held === 'primary') holders++;
+    }
+    const dash = nameRevision.lastIndexOf('-');
+    return { name: nameRevision.slice(0, dash), revision: nameRevision.slice(dash + 1), id: info?.id, state, holders, live };
+  }
+
+  private rumors(): RingKeyRumor[] {
+    const out: RingKeyRumor[] = [];
+    for (const { rumor } of this.ring.core.store.values()) if (rumor.kind === 'ring-key') out.push(rumor);
+    return out;
+  }
+
+  private commands(): RingKeyRumor[] {
+    return this.rumors().filter((r) => r.memberId === '');
+  }
+
+  private command(nameRevision: string): RingKeyRumor | undefined {
+    return this.rumor('', nameRevision);
+  }
+
+  private rumor(memberId: MemberId | '', nameRevision: string): RingKeyRumor | undefined {
+    const stored = this.ring.core.store.get(`ring-key\u0000${memberId}\u0000${nameRevision}`)?.rumor;
+    return stored?.kind === 'ring-key' ? stored : undefined;
+  }
+
+  private warnOnce(key: string, what: string, err: unknown): void {
+    if (this.warned.has(`${what}/${key}`)) return;
+    this.warned.add(`${what}/${key}`);
+    this.log.warn(what, { key, error: (err as Error).message });
+  }
+}
+
+function label(r: { name: string; revision: string }): string {
+  return formatNamedRevision(r);
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
