@@ -7,16 +7,15 @@
  *
  * The ring is an in-memory stand-in holding the group's config and files, as in service.test.ts.
  */
-import { mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { seededRandom, type LogFields, type Logger } from '../../src/core/index.js';
 import { encryptBox1, formatKeyText, generateServiceKeyPair, generateUserKeyPair, importKey, type BoxKeyPair } from '../../src/crypto/index.js';
-import type { InstalledPackage } from '../../src/pkg/index.js';
 import { DEFAULT_SPEC } from '../../src/sup/index.js';
 import { Service } from '../../src/sup/service.js';
 import { createTemplateEngine } from '../../src/sup/template/index.js';
-import { TestRing } from './test-ring.js';
+import { makePackage, TestRing } from './test-ring.js';
 import { childEnv, recordingSink, removeTempDirs, tempDir, until } from './process/helpers.js';
 
 const GROUP = 'svc.prod@acme';
@@ -58,33 +57,6 @@ function seal(plaintext: string): Promise<string> {
   return encryptBox1({ userSecret: user.secret, servicePublic: service.public }, new TextEncoder().encode(plaintext));
 }
 
-async function makePackage(): Promise<InstalledPackage> {
-  const path = await tempDir('murmur-pkg-');
-  await mkdir(join(path, 'config'));
-  await mkdir(join(path, 'hooks'));
-  await writeFile(join(path, 'config', 'app.conf'), 'port={{cfg.port}}\n');
-  await writeFile(join(path, 'hooks', 'run'), '#!/bin/sh\nexec sleep 1000\n');
-  await chmod(join(path, 'hooks', 'run'), 0o755);
-  return {
-    ident: { origin: 'test', name: 'svc', version: '1.0.0', release: '20260101000000' },
-    identText: 'test/svc/1.0.0/20260101000000',
-    path,
-    exports: { port: 'port' },
-    exposes: [],
-    binds: {},
-    bindsOptional: {},
-    svcUser: 'nobody-here',
-    svcGroup: 'nobody-here',
-    shutdownSignal: 'TERM',
-    shutdownTimeoutSec: 2,
-    deps: [],
-    defaultToml: 'port = 1\n',
-    configDir: join(path, 'config'),
-    hooksDir: join(path, 'hooks'),
-    runFile: null,
-  };
-}
-
 async function startService(): Promise<{ service: Service; ring: TestRing; svcPath: string; logs: string[] }> {
   const ring = new TestRing();
   const svcPath = await tempDir('murmur-svc-');
@@ -93,7 +65,7 @@ async function startService(): Promise<{ service: Service; ring: TestRing; svcPa
     { log, sink: recordingSink().sink, clock: { now: () => performance.now() }, wallNow: () => Date.now(), random: seededRandom(1), ring, engine: createTemplateEngine() },
     {
       spec: { ...DEFAULT_SPEC, ident: 'test/svc', group: 'prod', org: 'acme' },
-      pkg: await makePackage(),
+      pkg: await makePackage({ defaultToml: 'port = 1\n', config: { 'app.conf': 'port={{cfg.port}}\n' }, hooks: { run: '#!/bin/sh\nexec sleep 1000\n' } }),
       svcPath,
       userToml: join(svcPath, 'no-user.toml'),
       env: childEnv,

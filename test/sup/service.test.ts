@@ -8,7 +8,7 @@
  * gossip side is covered by the end-to-end tests (test/e2e/services.test.ts); here the subject
  * is what a service does with what the ring holds.
  */
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { nullLogger, seededRandom } from '../../src/core/index.js';
@@ -16,7 +16,7 @@ import type { InstalledPackage } from '../../src/pkg/index.js';
 import { DEFAULT_SPEC } from '../../src/sup/index.js';
 import { Service } from '../../src/sup/service.js';
 import { createTemplateEngine } from '../../src/sup/template/index.js';
-import { TestRing } from './test-ring.js';
+import { makePackage, TestRing } from './test-ring.js';
 import { childEnv, isAlive, recordingSink, removeTempDirs, tempDir, until } from './process/helpers.js';
 
 const services: Service[] = [];
@@ -24,46 +24,6 @@ afterEach(async () => {
   for (const s of services.splice(0)) await s.close();
   await removeTempDirs();
 });
-
-interface PackageFiles {
-  defaultToml?: string;
-  config?: Record<string, string>;
-  hooks?: Record<string, string>;
-  /** Hooks written without the executable bit. */
-  notExecutable?: string[];
-}
-
-/** An installed package laid out by hand: the metadata the Supervisor reads, and its templates. */
-async function makePackage(files: PackageFiles): Promise<InstalledPackage> {
-  const path = await tempDir('murmur-pkg-');
-  const configDir = join(path, 'config');
-  const hooksDir = join(path, 'hooks');
-  await mkdir(configDir);
-  await mkdir(hooksDir);
-  for (const [name, text] of Object.entries(files.config ?? {})) await writeFile(join(configDir, name), text);
-  for (const [name, text] of Object.entries(files.hooks ?? {})) {
-    await writeFile(join(hooksDir, name), text);
-    await chmod(join(hooksDir, name), files.notExecutable?.includes(name) ? 0o644 : 0o755);
-  }
-  return {
-    ident: { origin: 'test', name: 'svc', version: '1.0.0', release: '20260101000000' },
-    identText: 'test/svc/1.0.0/20260101000000',
-    path,
-    exports: { port: 'port' },
-    exposes: [],
-    binds: {},
-    bindsOptional: {},
-    svcUser: 'nobody-here',
-    svcGroup: 'nobody-here',
-    shutdownSignal: 'TERM',
-    shutdownTimeoutSec: 2,
-    deps: [],
-    defaultToml: files.defaultToml ?? null,
-    configDir,
-    hooksDir,
-    runFile: null,
-  };
-}
 
 async function startService(pkg: InstalledPackage, ring = new TestRing()): Promise<{ service: Service; ring: TestRing; svcPath: string; output: () => string[] }> {
   const svcPath = await tempDir('murmur-svc-');
