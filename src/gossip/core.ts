@@ -802,8 +802,8 @@ export class GossipCore {
   }
 
   /**
-   * Confirmed members become departed, and departed members, tombstones and the service rumors
-   * of forgotten members are forgotten, in time.
+   * Confirmed members become departed, and departed members, tombstones, and the service rumors
+   * and ring key reports of forgotten members are forgotten, in time.
    */
   private collect(now: number): void {
     const o = this.opts;
@@ -816,7 +816,9 @@ export class GossipCore {
         if (r.health === 'confirmed' && age >= o.confirmedToDepartedMs) toDepart.push(r);
         else if (r.health === 'departed' && age >= o.departedRetentionMs) expired.push({ key: e.key, rumor: r });
       } else if (r.kind === 'tombstone' && age >= o.tombstoneRetentionMs) expired.push({ key: e.key, rumor: r });
-      else if (r.kind === 'service' && !this.member(r.memberId) && age >= o.departedRetentionMs) expired.push({ key: e.key, rumor: r });
+      else if ((r.kind === 'service' || (r.kind === 'ring-key' && r.memberId !== '')) && !this.member(r.memberId) && age >= o.departedRetentionMs) {
+        expired.push({ key: e.key, rumor: r });
+      }
     }
     for (const r of toDepart) this.setMember({ ...r, health: 'departed', from: '' }, 'confirmed', now);
     for (const { key, rumor } of expired) {

@@ -38,6 +38,11 @@ const pushedRumors = (effects: Effect[]): Rumor[] =>
   sends(effects).flatMap((s) => (s.packet.type === 'push' ? s.packet.rumors : s.packet.type === 'ping' || s.packet.type === 'ack' ? s.packet.piggyback : []));
 
 const push = (rumors: Rumor[], from = A): Packet => ({ type: 'push', from, rumors });
+const service = (memberId: string): Rumor => ({
+  kind: 'service', group: 'redis.prod', memberId, incarnation: 1, pkg: 'core/redis/4.0.14/20190319155852', cfg: new Uint8Array(0),
+  sys: { ip: '10.0.0.1', hostname: 'h', gossipIp: '10.0.0.1', gossipPort: 9638, httpGatewayIp: '10.0.0.1', httpGatewayPort: 9631, ctlGatewayIp: '127.0.0.1', ctlGatewayPort: 9632 },
+  initialized: false, configVersion: 0, files: [], state: 'up', health: 'unknown', topology: 'standalone',
+});
 
 describe('refutation', () => {
   test('a member told it is suspect refutes by raising its incarnation above the rumor', () => {
@@ -87,6 +92,23 @@ describe('acceptance rules', () => {
     expect(core.member(A)?.health).toBe('departed');
     core.handlePacket(addr(B), push([member(A, 9, 'alive')], B), 50);
     expect(core.member(A)?.health).toBe('departed');
+  });
+
+  test("a forgotten member's service rumor and ring key reports are collected; ring key commands stay", () => {
+    const core = coreWith([member(A, 0, 'departed'), member(B, 0, 'alive')]);
+    const report = { kind: 'ring-key', memberId: A, name: 'prod', revision: '20250101000000', version: 1, state: 'installed', key: new Uint8Array(0) } as const;
+    const command = { ...report, memberId: '', key: new Uint8Array(32).fill(7) } as const;
+    const ofB = { ...report, memberId: B } as const;
+    core.handlePacket(addr(B), push([report, command, ofB, service(A)], B), 10);
+    const held = () => [...core.store.values()].filter((e) => e.rumor.kind !== 'member').map((e) => e.rumor.kind === 'ring-key' ? `ring-key/${e.rumor.memberId.slice(0, 1)}` : e.rumor.kind).sort();
+    expect(held()).toEqual(['ring-key/', 'ring-key/a', 'ring-key/b', 'service']);
+    const retention = lanPreset.departedRetentionMs;
+    core.handleTimer({ kind: 'gc-tick' }, retention / 2);
+    expect(held()).toHaveLength(4); // A is still remembered as departed
+    core.handleTimer({ kind: 'gc-tick' }, retention + 20);
+    expect(core.member(A)).toBeUndefined();
+    core.handleTimer({ kind: 'gc-tick' }, 2 * retention + 20);
+    expect(held()).toEqual(['ring-key/', 'ring-key/b']);
   });
 
   test('a departure rumor naming this member tells the Supervisor to stop', () => {
