@@ -53,8 +53,8 @@ export function httpGateway(source: GatewaySource, opts: GatewayOptions = {}): H
   app.get('/census', (c) => c.body(census(source.supervisor().core), 200, JSON_TYPE));
   app.get('/butterfly', (c) => c.body(butterfly(source.supervisor().core), 200, JSON_TYPE));
   app.get('/metrics', async (c) => {
-    const text = await metrics.registry.metrics();
-    return c.body(text, 200, { 'Content-Type': metrics.registry.contentType });
+    const { text, contentType } = await metrics.scrape();
+    return c.body(text, 200, { 'Content-Type': contentType });
   });
   addServiceRoutes(app, source);
   app.notFound((c) => c.json({ error: 'not found', path: c.req.path, routes: GATEWAY_ROUTES.map((r) => r.path) }, 404));

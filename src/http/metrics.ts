@@ -5,7 +5,10 @@
  * Every value but one is read at scrape time from the source (collect callbacks), so nothing here
  * has to be kept in step with the gossip node. The exception is the probe round-trip histogram,
  * which needs every observation: the composition root feeds it the node's `probe-acked` events
- * through `onGossipEvent` (or `observeProbeRtt`).
+ * through `onGossipEvent` (or `observeProbeRtt`), counted here in plain numbers.
+ *
+ * prom-client (about 12 MB of a Supervisor's resident memory) is imported at the first scrape,
+ * not at start: most Supervisors are never scraped, and each of a hundred on one host would pay it.
  *
  * | metric | type | from |
  * |---|---|---|
@@ -18,8 +21,8 @@
  * | `hab_butterfly_probe_rtt_seconds` | histogram | `probe-acked` events (`rttMs`) |
  * | `hab_sup_ctl_unauthorized_total` | counter | `source.ctlUnauthorized()`, else 0 |
  */
+import type { Registry } from 'prom-client';
 import { countRumors } from '../census/index.js';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Health } from '../sup/index.js';
 import type { GatewaySource } from './source.js';
 
@@ -32,7 +35,8 @@ const HEALTHS: readonly Health[] = ['alive', 'suspect', 'confirmed', 'departed']
 export const PROBE_RTT_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export interface GatewayMetrics {
-  readonly registry: Registry;
+  /** The Prometheus text of every metric, and its content type (prom-client is loaded at the first call). */
+  scrape(): Promise<{ text: string; contentType: string }>;
   /** One answered probe of ours, after `ms` milliseconds. */
   observeProbeRtt(ms: number): void;
   /**
@@ -42,11 +46,55 @@ export interface GatewayMetrics {
   readonly onGossipEvent: (event: { readonly type: string; readonly rttMs?: number }) => void;
 }
 
+/** Observations of the round-trip histogram: a count per bucket (not cumulative), the sum and the count. */
+interface RttHistogram {
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
 /** The metrics of one gateway over `source`; nothing is registered globally. */
 export function createGatewayMetrics(source: GatewaySource): GatewayMetrics {
+  const rtt: RttHistogram = { buckets: PROBE_RTT_BUCKETS.map(() => 0), sum: 0, count: 0 };
+  let registry: Promise<Registry> | undefined;
+  const observeProbeRtt = (ms: number): void => {
+    if (!(Number.isFinite(ms) && ms >= 0)) return;
+    const seconds = ms / 1000;
+    const i = PROBE_RTT_BUCKETS.findIndex((le) => seconds <= le);
+    if (i >= 0) rtt.buckets[i] = (rtt.buckets[i] as number) + 1;
+    rtt.sum += seconds;
+    rtt.count++;
+  };
+  return {
+    async scrape() {
+      registry ??= buildRegistry(source, rtt);
+      const r = await registry;
+      return { text: await r.metrics(), contentType: r.contentType };
+    },
+    observeProbeRtt,
+    onGossipEvent: (event) => {
+      if (event.type === 'probe-acked' && event.rttMs !== undefined) observeProbeRtt(event.rttMs);
+    },
+  };
+}
+
+async function buildRegistry(source: GatewaySource, rtt: RttHistogram): Promise<Registry> {
+  const { Counter, Gauge, Registry } = await import('prom-client');
   const registry = new Registry();
   const registers = [registry];
   const counters = () => source.supervisor().node.counters;
+  /** A label-less counter whose value is read from `read()` at each scrape. */
+  const absoluteCounter = (name: string, help: string, read: () => number): void => {
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  };
 
   new Gauge({
     name: 'hab_butterfly_members',
@@ -91,37 +139,40 @@ export function createGatewayMetrics(source: GatewaySource): GatewayMetrics {
       this.inc({ direction: 'out' }, c.bytesOut);
     },
   });
-  absoluteCounter(registry, 'hab_butterfly_decode_errors_total', 'Received packets that did not decode.', () => counters().decodeErrors);
-  absoluteCounter(registry, 'hab_butterfly_open_errors_total', 'Received packets that did not open with the ring key (another key, no key, tampered).', () => counters().openErrors);
-  absoluteCounter(registry, 'hab_sup_ctl_unauthorized_total', 'Ctl gateway requests refused for a missing or wrong secret.', () => source.ctlUnauthorized?.() ?? 0);
-
-  const rtt = new Histogram({
-    name: 'hab_butterfly_probe_rtt_seconds',
-    help: 'Round trip of answered SWIM probes (direct or through a helper), in seconds.',
-    buckets: [...PROBE_RTT_BUCKETS],
-    registers,
-  });
-  const observeProbeRtt = (ms: number): void => {
-    if (Number.isFinite(ms) && ms >= 0) rtt.observe(ms / 1000);
-  };
-  return {
-    registry,
-    observeProbeRtt,
-    onGossipEvent: (event) => {
-      if (event.type === 'probe-acked' && event.rttMs !== undefined) observeProbeRtt(event.rttMs);
-    },
-  };
+  absoluteCounter('hab_butterfly_decode_errors_total', 'Received packets that did not decode.', () => counters().decodeErrors);
+  absoluteCounter('hab_butterfly_open_errors_total', 'Received packets that did not open with the ring key (another key, no key, tampered).', () => counters().openErrors);
+  absoluteCounter('hab_sup_ctl_unauthorized_total', 'Ctl gateway requests refused for a missing or wrong secret.', () => source.ctlUnauthorized?.() ?? 0);
+  registry.registerMetric(rttMetric(rtt) as unknown as Parameters<Registry['registerMetric']>[0]);
+  return registry;
 }
 
-/** A label-less counter whose value is read from `read()` at each scrape. */
-function absoluteCounter(registry: Registry, name: string, help: string, read: () => number): void {
-  new Counter({
+/**
+ * The round-trip histogram as a collector of our own: prom-client's `Histogram` keeps its counts
+ * inside and can only be fed one observation at a time, while ours were counted before prom-client
+ * was loaded. The registry formats whatever `get()` returns (`metricName` per sample, as its own
+ * histograms do).
+ */
+function rttMetric(rtt: RttHistogram) {
+  const name = 'hab_butterfly_probe_rtt_seconds';
+  return {
     name,
-    help,
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(read());
+    help: 'Round trip of answered SWIM probes (direct or through a helper), in seconds.',
+    type: 'histogram',
+    aggregator: 'sum',
+    get() {
+      let cumulative = 0;
+      const values = PROBE_RTT_BUCKETS.map((le, i) => {
+        cumulative += rtt.buckets[i] as number;
+        return { metricName: `${name}_bucket`, labels: { le }, value: cumulative };
+      });
+      values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' as unknown as number }, value: rtt.count });
+      return {
+        name,
+        help: this.help,
+        type: this.type,
+        aggregator: this.aggregator,
+        values: [...values, { metricName: `${name}_sum`, labels: {} as { le: number }, value: rtt.sum }, { metricName: `${name}_count`, labels: {} as { le: number }, value: rtt.count }],
+      };
     },
-  });
+  };
 }

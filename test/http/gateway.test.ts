@@ -147,10 +147,16 @@ describe('GET /metrics', () => {
     one.observeProbeRtt(3);
     one.onGossipEvent({ type: 'probe-acked', rttMs: 4 });
     one.onGossipEvent({ type: 'member-joined' });
-    const textOne = await one.registry.metrics();
-    const textTwo = await two.registry.metrics();
-    expect(sample(textOne, 'hab_butterfly_probe_rtt_seconds_count')).toBe(2);
-    expect(sample(textOne, 'hab_butterfly_probe_rtt_seconds_sum')).toBeCloseTo(0.007);
+    one.observeProbeRtt(7_000); // beyond the last bucket: counted in +Inf only
+    one.observeProbeRtt(Number.NaN); // ignored
+    const textOne = (await one.scrape()).text;
+    const textTwo = (await two.scrape()).text;
+    expect(sample(textOne, 'hab_butterfly_probe_rtt_seconds_count')).toBe(3);
+    expect(sample(textOne, 'hab_butterfly_probe_rtt_seconds_bucket{le="0.0025"}')).toBe(0);
+    expect(sample(textOne, 'hab_butterfly_probe_rtt_seconds_bucket{le="0.005"}')).toBe(2);
+    expect(sample(textOne, 'hab_butterfly_probe_rtt_seconds_bucket{le="5"}')).toBe(2);
+    expect(sample(textOne, 'hab_butterfly_probe_rtt_seconds_bucket{le="+Inf"}')).toBe(3);
+    expect(sample(textOne, 'hab_butterfly_probe_rtt_seconds_sum')).toBeCloseTo(7.007);
     expect(sample(textTwo, 'hab_butterfly_probe_rtt_seconds_count')).toBe(0);
     expect(sample(textOne, 'hab_butterfly_open_errors_total')).toBe(7);
     expect(sample(textTwo, 'hab_butterfly_open_errors_total')).toBe(0);
