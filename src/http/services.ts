@@ -8,7 +8,8 @@
  * - `GET /services/{svc}/{group}[/{org}]`: one, or a JSON 404 when the group is not loaded here.
  * - `…/config`: the merged config (every layer) as JSON.
  * - `…/health`: `{status, stdout, stderr}` with Habitat's status codes: 200 for OK and WARNING,
- *   503 for CRITICAL, 500 for UNKNOWN.
+ *   503 for CRITICAL, 500 for UNKNOWN; `stdout`/`stderr` are what the last `health-check` hook
+ *   run wrote (empty without a hook).
  *
  * The `config` and `health` routes are matched before `{org}`, as in Habitat: an org named
  * `config` or `health` cannot be addressed.
@@ -147,7 +148,8 @@ export function addServiceRoutes(app: Hono, source: GatewaySource): void {
     const s = find(c);
     if (s instanceof Response) return s;
     const answer = HEALTH_ANSWER[s.health];
-    return c.json({ status: answer.status, stdout: '', stderr: '' }, answer.code);
+    const output = s.healthCheckOutput ?? { stdout: '', stderr: '' };
+    return c.json({ status: answer.status, stdout: output.stdout, stderr: output.stderr }, answer.code);
   };
 
   app.get('/services', (c) => c.json(all().map(toServiceJson)));

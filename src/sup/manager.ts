@@ -18,6 +18,7 @@ import { MurmurError } from '../core/index.js';
 import type { InstalledPackage, PackageIdent, PackageStore, installHart } from '../pkg/index.js';
 import type { TemplateEngine } from './template/index.js';
 import { parseIdent } from '../pkg/ident.js';
+import { checkBinds } from './binds.js';
 import { ensureDir, writeFileAtomic } from './files.js';
 import type { OutputSink, Timers } from './process/index.js';
 import { realTimers } from './process/index.js';
@@ -25,7 +26,7 @@ import type { ServiceRing } from './service.js';
 import type { Service } from './service.js';
 import type { GroupMemberProgress, LoadRequest, LoadResult, ServicesApi, ServiceStatus } from './services-api.js';
 import type { ServiceSpec } from './spec.js';
-import { checkSpec, DEFAULT_SPEC, formatSpec, parseBind, parseSpec, serviceGroupOf, specName } from './spec.js';
+import { checkSpec, DEFAULT_SPEC, formatSpec, parseSpec, serviceGroupOf, specName } from './spec.js';
 
 export interface ManagerRing extends ServiceRing {
   /** Calls `listener` when a rumor that services render from changed; returns an unsubscribe. */
@@ -295,16 +296,28 @@ export class ServiceManager implements ServicesApi {
       this.censusChanged();
       return;
     }
-    if (held) await this.retire(name, held, serviceGroupOf(held.spec) !== serviceGroupOf(spec));
+    const leavesGroup = held !== undefined && serviceGroupOf(held.spec) !== serviceGroupOf(spec);
     let pkg: InstalledPackage;
     try {
       const { packages } = await this.modules();
       pkg = await packages.load(await packages.resolve(parseIdent(spec.ident)));
     } catch (err) {
+      if (held) await this.retire(name, held, leavesGroup);
       this.report(name, (err as Error).message);
       this.loaded.set(name, { text, spec, service: null, error: (err as Error).message, packageMissing: true });
       return;
     }
+    // A spec written by hand gets the check `hab svc load` makes; as a spec that does not parse,
+    // one that fails it keeps a running service as it is.
+    try {
+      checkBinds(spec, pkg);
+    } catch (err) {
+      const message = `${file}: ${(err as Error).message}`;
+      this.report(name, message);
+      this.loaded.set(name, held?.service ? { ...held, text, error: message } : { text, spec, service: null, error: message });
+      return;
+    }
+    if (held) await this.retire(name, held, leavesGroup);
     this.reported.delete(name);
     const { Service, engine } = await this.modules();
     const service = new Service(
@@ -449,23 +462,4 @@ export class ServiceManager implements ServicesApi {
 function sameExceptDesired(a: ServiceSpec, b: ServiceSpec): boolean {
   const strip = (s: ServiceSpec): string => JSON.stringify({ ...s, desiredState: '', shutdownTimeoutSec: 0 });
   return strip(a) === strip(b);
-}
-
-/** Refuses binds the package does not declare, and required binds not given (Habitat's load check). */
-function checkBinds(spec: ServiceSpec, pkg: InstalledPackage): void {
-  const given = new Set(spec.binds.map((b) => parseBind(b).name));
-  const known = new Set([...Object.keys(pkg.binds), ...Object.keys(pkg.bindsOptional)]);
-  for (const name of given) {
-    if (!known.has(name)) {
-      const list = [...known].join(', ');
-      throw new MurmurError('BAD_INPUT', `${pkg.identText} has no bind named ${name}${list ? `; its binds are: ${list}` : '; it declares no binds'}`);
-    }
-  }
-  const missing = Object.keys(pkg.binds).filter((n) => !given.has(n));
-  if (missing.length > 0) {
-    throw new MurmurError(
-      'BAD_INPUT',
-      `${pkg.identText} requires the bind${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; add --bind ${missing[0]}:SERVICE.GROUP`,
-    );
-  }
 }

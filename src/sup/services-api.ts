@@ -61,8 +61,14 @@ export interface ServiceStatus {
   files: FileVersion[];
   health: ServiceHealth;
   /**
+   * What the last `health-check` hook run wrote (the start of `logs/health-check.stdout.log` and
+   * `.stderr.log`), for `…/health`; null (or absent) before the first check or without a hook run.
+   */
+  healthCheckOutput?: { stdout: string; stderr: string } | null;
+  /**
    * What keeps the service from running its newest config, if anything: a template that does
-   * not render, a missing package, a bind not satisfied, an encrypted config it cannot read.
+   * not render, a missing package, binds not satisfied (strict binding mode: `waiting for service
+   * binds …`, naming each), an encrypted config it cannot read.
    */
   lastError: string | null;
   /** Seconds between health checks. */

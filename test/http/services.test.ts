@@ -148,6 +148,13 @@ describe('…/health', () => {
     expect(await res.json()).toEqual({ status: word, stdout: '', stderr: '' });
   });
 
+  test("carries what the last health-check hook run wrote", async () => {
+    const app = gatewayOver(new FakeServices().add(status({ health: 'critical', healthCheckOutput: { stdout: 'redis is not answering\n', stderr: 'PING: timeout\n' } })));
+    const res = await app.request('/services/redis/default/health');
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: 'CRITICAL', stdout: 'redis is not answering\n', stderr: 'PING: timeout\n' });
+  });
+
   test('with an org, and 404 for a group not loaded here', async () => {
     const app = gatewayOver(twoServices());
     expect((await app.request('/services/postgresql/prod/acme/health')).status).toBe(503);

@@ -2,7 +2,8 @@
  * sup/process: running a service's processes — the main process's lifecycle
  * (`service-process.ts`, start here), hooks (`hooks.ts`), one child in its own process group
  * (`child.ts`), output lines (`output.ts`), restart backoff (`backoff.ts`), and the user a
- * service runs as (`user.ts`). The only `node:child_process` code in murmur.
+ * service runs as (`user.ts`), health checks (`health-check.ts`). The only `node:child_process`
+ * code in murmur.
  */
 export * from './backoff.js';
 export * from './timers.js';
@@ -11,3 +12,4 @@ export * from './child.js';
 export * from './hooks.js';
 export * from './user.js';
 export * from './service-process.js';
+export * from './health-check.js';

@@ -93,6 +93,8 @@ export interface CensusMemberInput {
   update_election_is_finished: boolean;
   /** Whether the member's service has started. @default false */
   initialized?: boolean;
+  /** Ours: the member's last health check (the census' `health_check`). @default 'unknown' */
+  health_check?: 'ok' | 'warning' | 'critical' | 'unknown';
   alive: boolean;
   suspect: boolean;
   confirmed: boolean;
@@ -159,6 +161,8 @@ export interface TemplateMember {
   update_election_is_no_quorum: boolean;
   update_election_is_finished: boolean;
   initialized: boolean;
+  /** Ours: `ok`, `warning`, `critical` or `unknown` (`eachHealthy` keeps `ok` and `warning`). */
+  health_check: 'ok' | 'warning' | 'critical' | 'unknown';
   alive: boolean;
   suspect: boolean;
   confirmed: boolean;
@@ -348,6 +352,7 @@ function toTemplateMember(m: CensusMemberInput): TemplateMember {
     update_election_is_no_quorum: m.update_election_is_no_quorum,
     update_election_is_finished: m.update_election_is_finished,
     initialized: m.initialized ?? false,
+    health_check: m.health_check ?? 'unknown',
     alive: m.alive,
     suspect: m.suspect,
     confirmed: m.confirmed,

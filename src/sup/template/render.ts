@@ -5,7 +5,8 @@
  *
  * - no HTML escaping (`noEscape`), as Habitat's `never_escape`;
  * - Habitat's helpers, written here: `eachAlive`, `pkgPathFor`, `strConcat`, `strJoin`,
- *   `strReplace`, `toUppercase`, `toLowercase`, `toJson`, `toToml`, `toYaml`;
+ *   `strReplace`, `toUppercase`, `toLowercase`, `toJson`, `toToml`, `toYaml`; and one of ours,
+ *   `eachHealthy` (the alive members whose last health check passed);
  * - `members[0].sys.ip` indexing, which handlebars.js rejects, rewritten to its `members.[0]`
  *   form before parsing (`rewriteIndexing`);
  * - `#if`/`#unless` with handlebars-rust's truthiness: an empty table is false, as are `0`,
@@ -196,6 +197,11 @@ function isAlive(member: unknown): boolean {
   return isTable(member) && member.alive === true;
 }
 
+/** Alive, and its last health check was OK or WARNING (what `…/health` answers 200 for). */
+function isHealthy(member: unknown): boolean {
+  return isAlive(member) && isTable(member) && (member.health_check === 'ok' || member.health_check === 'warning');
+}
+
 interface PkgDep {
   origin?: unknown;
   name?: unknown;
@@ -257,36 +263,47 @@ function registerHelpers(hb: typeof Handlebars, maxChars: number, budget: WorkBu
 
   hb.registerHelper('log', () => '');
 
+  /** `#each` over the members that pass `keep`: the body of `eachAlive` and `eachHealthy`. */
+  const eachKept = (helper: string, keep: (member: unknown) => boolean) =>
+    function (this: unknown, ...args: unknown[]) {
+      const { params, options } = splitArgs(args);
+      need(helper, params, 1);
+      const value = params[0];
+      let items: { item: unknown; key: string | number }[] = [];
+      if (Array.isArray(value)) {
+        items = value.flatMap((item: unknown, i) => (keep(item) ? [{ item, key: i }] : []));
+      } else if (isTable(value)) {
+        items = Object.keys(value).flatMap((key) => (keep(value[key]) ? [{ item: value[key], key }] : []));
+      } else if (isTruthy(value)) {
+        throw new Error(`${helper} needs a list of members, got ${typeof value}`);
+      }
+      if (items.length === 0) return options.inverse(this);
+      const fn = counting(options.fn);
+      let out = '';
+      items.forEach(({ item, key }, i) => {
+        const data = (options.data === undefined ? {} : hb.createFrame(options.data)) as Record<string, unknown>;
+        data.index = i;
+        data.key = key;
+        data.first = i === 0;
+        data.last = i === items.length - 1;
+        out += fn(item, { data, blockParams: [item, key] });
+      });
+      return out;
+    };
+
   /**
    * `{{#eachAlive svc.members as |member|}}…{{else}}…{{/eachAlive}}`: like `#each`, over the
    * members whose `alive` is `true` only; `@index`, `@first`, `@last` count the alive ones.
    * Over a table, its alive values (with `@key`). `{{else}}` when there is no alive member.
    */
-  hb.registerHelper('eachAlive', function (this: unknown, ...args: unknown[]) {
-    const { params, options } = splitArgs(args);
-    need('eachAlive', params, 1);
-    const value = params[0];
-    let items: { item: unknown; key: string | number }[] = [];
-    if (Array.isArray(value)) {
-      items = value.flatMap((item: unknown, i) => (isAlive(item) ? [{ item, key: i }] : []));
-    } else if (isTable(value)) {
-      items = Object.keys(value).flatMap((key) => (isAlive(value[key]) ? [{ item: value[key], key }] : []));
-    } else if (isTruthy(value)) {
-      throw new Error(`eachAlive needs a list of members, got ${typeof value}`);
-    }
-    if (items.length === 0) return options.inverse(this);
-    const fn = counting(options.fn);
-    let out = '';
-    items.forEach(({ item, key }, i) => {
-      const data = (options.data === undefined ? {} : hb.createFrame(options.data)) as Record<string, unknown>;
-      data.index = i;
-      data.key = key;
-      data.first = i === 0;
-      data.last = i === items.length - 1;
-      out += fn(item, { data, blockParams: [item, key] });
-    });
-    return out;
-  });
+  hb.registerHelper('eachAlive', eachKept('eachAlive', isAlive));
+
+  /**
+   * Ours: `{{#eachHealthy bind.db.members as |m|}}…{{/eachHealthy}}`: as `eachAlive`, over the
+   * alive members whose last health check was OK or WARNING (`health_check`), so that a
+   * template can leave out the members that fail theirs.
+   */
+  hb.registerHelper('eachHealthy', eachKept('eachHealthy', isHealthy));
 
   /**
    * `{{pkgPathFor "core/openssl"}}`: the install path of the first of `pkg.deps` matching the

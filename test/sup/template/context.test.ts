@@ -157,11 +157,13 @@ describe('the render context', () => {
         'member_id', 'pkg', 'package', 'service', 'group', 'org', 'cfg', 'sys', 'persistent', 'leader', 'follower',
         'update_leader', 'update_follower', 'election_is_running', 'election_is_no_quorum', 'election_is_finished',
         'update_election_is_running', 'update_election_is_no_quorum', 'update_election_is_finished', 'initialized',
-        'alive', 'suspect', 'confirmed', 'departed',
+        'health_check', 'alive', 'suspect', 'confirmed', 'departed',
       ].sort(),
     );
     expect(me?.pkg).toEqual({ origin: 'core', name: 'redis', version: '4.0.14', release: '20190319155852' });
     expect(me?.initialized).toBe(false);
+    // A member the census gives no health yet is `unknown`.
+    expect(me?.health_check).toBe('unknown');
   });
 
   test('bind.<name> for satisfied binds: first, leader and active members', () => {

@@ -100,6 +100,19 @@ describe('eachAlive', () => {
   });
 });
 
+describe('eachHealthy', () => {
+  const checked = (id: string, alive: boolean, health: string) => ({ ...member(id, alive, id), health_check: health });
+  const group = [checked('a', true, 'ok'), checked('b', true, 'critical'), checked('c', true, 'warning'), checked('d', false, 'ok'), checked('e', true, 'unknown')];
+
+  test('iterates the alive members whose health check is OK or WARNING, with @first and @last counting those', () => {
+    expect(ok('{{#eachHealthy members as |m|}}{{m.member_id}}{{#unless @last}},{{/unless}}{{/eachHealthy}}', { members: group })).toBe('a,c');
+  });
+
+  test('{{else}} when no member is healthy', () => {
+    expect(ok('{{#eachHealthy members}}{{member_id}}{{else}}none{{/eachHealthy}}', { members: [checked('b', true, 'critical')] })).toBe('none');
+  });
+});
+
 describe('helpers', () => {
   const deps = [
     { origin: 'core', name: 'openssl', version: '1.0.2', release: '20170101000000', path: '/hab/pkgs/core/openssl/1.0.2/20170101000000' },
