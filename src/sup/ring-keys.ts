@@ -11,13 +11,20 @@
  * each member applies the commands it holds to its `Keyring` (`reconcile`, idempotent and
  * order-independent), writes newly installed keys to its key cache (0600), and gossips a
  * **report** rumor per key (`memberId` = itself) saying what it holds, which `hab ring key list`
- * counts. A command's version is taken above every ring-key command held here, so that among the
- * `primary` commands the highest version names the key that seals.
+ * counts. A member holds a key only with the bytes the ring's command carries: one that holds other
+ * bytes under the same `name-revision` (a stale or forged key file) cannot install the ring's key
+ * and is not counted, so that `use` is refused rather than cutting it off. A command's version is
+ * taken above every ring-key command held here, so that among the `primary` commands the highest
+ * version names the key that seals.
+ *
+ * At start (`applyCommands`, before anything is sent) the commands restored from disk choose the
+ * key that seals: a Supervisor started with `--ring NAME` loads every revision of NAME and would
+ * otherwise seal with the newest, which the ring may not use yet, or may have removed.
  */
 import type { Logger, MemberId } from '../core/index.js';
 import { MurmurError, nullLogger } from '../core/index.js';
 import type { Keyring, RingKey } from '../crypto/index.js';
-import { formatNamedRevision, parseKeyText, RING_KEY_HEADER } from '../crypto/index.js';
+import { formatNamedRevision, parseKeyText, parseNamedRevision, RING_KEY_HEADER } from '../crypto/index.js';
 import type { GossipCore, GossipEvent } from '../gossip/index.js';
 import type { RingKeyRumor, RingKeyState, Rumor } from '../wire/index.js';
 
@@ -63,9 +70,15 @@ export class RingKeys {
     this.log = (deps.log ?? nullLogger).child({ component: 'ring-keys' });
   }
 
-  /** For `GossipNode.onEvent`: a changed command is applied at once. */
+  /**
+   * For `GossipNode.onEvent`: a changed command is applied at once; a report about this member
+   * that came from elsewhere (an older life's, after its rumor store was lost) is answered with
+   * what it holds now, so that no peer counts it holding a key it lacks.
+   */
   readonly onEvent = (event: GossipEvent): void => {
-    if (event.type === 'rumor-changed' && event.rumor.kind === 'ring-key' && event.rumor.memberId === '') this.reconcile();
+    if (event.type !== 'rumor-changed' || event.rumor.kind !== 'ring-key') return;
+    if (event.rumor.memberId === '') this.reconcile();
+    else if (event.rumor.memberId === this.ring.id) this.report();
   };
 
   /** The key ids this member opens with (hex), primary first. */
@@ -85,8 +98,8 @@ export class RingKeys {
   install(key: RingKey): RingKeyStatus {
     const label = formatNamedRevision(key);
     const held = this.command(label);
-    if (held !== undefined && held.state !== 'removed' && equal(held.key, key.key)) return this.status(label);
-    this.keyring.install(key); // throws on an unkeyed ring, a clash of name or id, a bad length
+    if (held !== undefined && held.state !== 'removed' && equal(held.key, key.key) && this.holds(label)) return this.status(label);
+    this.installHere(key); // throws on an unkeyed ring, a clash of name or id, a bad length
     this.publishCommand(key, 'installed');
     return this.status(label);
   }
@@ -96,9 +109,10 @@ export class RingKeys {
    * member does not report holding it, unless `force`: that member could not open what we send.
    */
   use(nameRevision: string, force = false): RingKeyStatus {
+    checkNameRevision(nameRevision);
     const key = this.keyring.get(nameRevision);
     if (key === undefined) {
-      throw new MurmurError('NOT_FOUND', `ring key ${nameRevision} is not installed on this Supervisor; run hab ring key install first`);
+      throw new MurmurError('NOT_FOUND', `ring key ${nameRevision} is not installed on this Supervisor (it holds ${this.heldLabels()}); run hab ring key install first`);
     }
     const s = this.status(nameRevision);
     if (!force && s.holders < s.live) {
@@ -113,12 +127,13 @@ export class RingKeys {
 
   /** `hab ring key remove`: drop a key everywhere. The key that seals cannot be removed (CONFLICT). */
   remove(nameRevision: string): RingKeyStatus {
+    checkNameRevision(nameRevision);
     if (this.keyring.primary !== undefined && formatNamedRevision(this.keyring.primary) === nameRevision) {
       throw new MurmurError('CONFLICT', `cannot remove ring key ${nameRevision}: it is the primary, which seals every packet; use another key first`);
     }
     const held = this.command(nameRevision);
     if (!this.keyring.has(nameRevision) && held === undefined) {
-      throw new MurmurError('NOT_FOUND', `ring key ${nameRevision} is not held by this Supervisor (it holds ${this.keyring.keys.map(formatNamedRevision).join(', ') || 'none'})`);
+      throw new MurmurError('NOT_FOUND', `ring key ${nameRevision} is not held by this Supervisor (it holds ${this.heldLabels()})`);
     }
     if (held?.state !== 'removed') {
       const dash = nameRevision.lastIndexOf('-');
@@ -139,29 +154,39 @@ export class RingKeys {
    * called at start (commands restored from disk) and on every changed command.
    */
   reconcile(): void {
+    this.applyCommands();
+    this.report();
+  }
+
+  /**
+   * Applies every command held to the keyring, reporting nothing: at start, before the first
+   * packet is sealed, so that a Supervisor restarted during a rotation seals with the key the
+   * ring uses rather than the newest revision in its key cache.
+   */
+  applyCommands(): void {
     const commands = this.commands().sort((a, b) => a.version - b.version);
     for (const c of commands) {
       if (c.state === 'removed') continue;
-      const key: RingKey = { name: c.name, revision: c.revision, key: c.key };
       try {
-        if (this.keyring.install(key)) {
-          this.log.info('installed a ring key', { key: label(c) });
-          void this.deps.persist?.(key).catch((err: unknown) => this.log.warn('cannot write the ring key to the key cache', { key: label(c), error: (err as Error).message }));
-        }
+        this.installHere({ name: c.name, revision: c.revision, key: c.key });
       } catch (err) {
         this.warnOnce(label(c), 'cannot install a ring key', err);
       }
     }
     const primary = commands.filter((c) => c.state === 'primary').at(-1);
     const current = this.keyring.primary === undefined ? undefined : formatNamedRevision(this.keyring.primary);
-    if (primary !== undefined && this.keyring.has(label(primary)) && current !== label(primary)) {
+    if (primary !== undefined && this.holds(label(primary)) && current !== label(primary)) {
       this.keyring.use(label(primary));
       this.log.info('sealing with a new ring key', { key: label(primary), was: current });
-    } else if (primary === undefined && current !== undefined && this.command(current)?.state === 'installed') {
-      // Restarted mid-rotation with the newest revision as primary before anyone uses it: go back
-      // to a key the ring was started with (one no command installed).
+    } else if (primary === undefined && current !== undefined && this.command(current) !== undefined) {
+      // No key was ever used, yet this member seals with one a command installed (or removed):
+      // restarted mid-rotation, or after an abandoned one, with that key as the newest revision
+      // in its key cache. Go back to a key the ring was started with (one no command names).
       const original = this.keyring.keys.map(formatNamedRevision).filter((l) => this.command(l) === undefined).sort().at(-1);
-      if (original !== undefined) this.keyring.use(original);
+      if (original !== undefined) {
+        this.keyring.use(original);
+        this.log.info('sealing with the ring key the ring uses', { key: original, was: current });
+      }
     }
     for (const c of commands) {
       if (c.state !== 'removed' || !this.keyring.has(label(c))) continue;
@@ -172,7 +197,6 @@ export class RingKeys {
         this.warnOnce(label(c), 'cannot remove a ring key', err);
       }
     }
-    this.report();
   }
 
   /** One report rumor per key held (and one `removed` per key no longer held) when it changed. */
@@ -180,7 +204,10 @@ export class RingKeys {
     const self = this.ring.id;
     const primary = this.keyring.primary === undefined ? undefined : formatNamedRevision(this.keyring.primary);
     const wanted = new Map<string, RingKeyState>();
-    for (const k of this.keyring.keys) wanted.set(formatNamedRevision(k), formatNamedRevision(k) === primary ? 'primary' : 'installed');
+    for (const k of this.keyring.keys) {
+      const l = formatNamedRevision(k);
+      if (this.holds(l)) wanted.set(l, l === primary ? 'primary' : 'installed');
+    }
     for (const r of this.rumors()) if (r.memberId === self && !wanted.has(label(r))) wanted.set(label(r), 'removed');
     for (const [l, state] of wanted) {
       const held = this.rumor(self, l);
@@ -188,6 +215,29 @@ export class RingKeys {
       const dash = l.lastIndexOf('-');
       this.ring.publish({ kind: 'ring-key', memberId: self, name: l.slice(0, dash), revision: l.slice(dash + 1), version: (held?.version ?? 0) + 1, state, key: new Uint8Array(0) });
     }
+  }
+
+  /** Adds `key` to the keyring; a key new here is logged and written to the key cache. Throws as `Keyring.install`. */
+  private installHere(key: RingKey): void {
+    if (!this.keyring.install(key)) return;
+    const l = label(key);
+    this.log.info('installed a ring key', { key: l });
+    void this.deps.persist?.(key).catch((err: unknown) => this.log.warn('cannot write the ring key to the key cache', { key: l, error: (err as Error).message }));
+  }
+
+  /**
+   * Whether this member holds the ring's key `nameRevision`: its keyring has it, with the bytes of
+   * the ring's command for it (when there is one; a key the ring was started with has none).
+   */
+  private holds(nameRevision: string): boolean {
+    const mine = this.keyring.get(nameRevision);
+    if (mine === undefined) return false;
+    const command = this.command(nameRevision);
+    return command === undefined || command.state === 'removed' || equal(command.key, mine.key);
+  }
+
+  private heldLabels(): string {
+    return this.keyring.keys.map(formatNamedRevision).join(', ') || 'none';
   }
 
   private publishCommand(key: RingKey, state: RingKeyState): void {
@@ -207,7 +257,7 @@ export class RingKeys {
     for (const m of this.ring.core.members()) {
       if (m.health !== 'alive' && m.health !== 'suspect') continue;
       live++;
-      const held = m.member.id === this.ring.id ? (info === undefined ? undefined : state) : this.rumor(m.member.id, nameRevision)?.state;
+      const held = m.member.id === this.ring.id ? (this.holds(nameRevision) ? state : undefined) : this.rumor(m.member.id, nameRevision)?.state;
       if (held === 'installed' || held === 'primary') holders++;
     }
     const dash = nameRevision.lastIndexOf('-');
@@ -237,6 +287,15 @@ export class RingKeys {
     if (this.warned.has(`${what}/${key}`)) return;
     this.warned.add(`${what}/${key}`);
     this.log.warn(what, { key, error: (err as Error).message });
+  }
+}
+
+/** BAD_INPUT unless `nameRevision` is `NAME-YYYYMMDDhhmmss`, as `hab ring key list` prints keys. */
+function checkNameRevision(nameRevision: string): void {
+  try {
+    parseNamedRevision(nameRevision, 'ring key');
+  } catch (err) {
+    throw new MurmurError('BAD_INPUT', `${(err as Error).message}; hab ring key list shows the ring's keys as NAME-REVISION`, { cause: err });
   }
 }
 

@@ -743,11 +743,12 @@ export class Lab {
 
   /**
    * Runs `murmur ARGS --remote-sup 127.0.0.1:9632` inside host i (a control-gateway command such
-   * as `config apply`), with `HAB_CTL_SECRET` read from host i's `$FS_ROOT/hab/sup/default/CTL_SECRET`.
+   * as `config apply`), with `HAB_CTL_SECRET` read from host i's `$FS_ROOT/hab/sup/default/CTL_SECRET`
+   * and `env` added (e.g. the operator's `HAB_CACHE_KEY_PATH`).
    */
-  async ctl(i: number, args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  async ctl(i: number, args: readonly string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<RunResult> {
     const secret = readFileSync(join(this.supervisor(i).fsRoot, 'hab/sup/default/CTL_SECRET'), 'utf8').trim();
-    return this.exec(i, process.execPath, [MURMUR_BIN, ...args, '--remote-sup', `127.0.0.1:${PORTS.ctl}`], { ...opts, env: { HAB_CTL_SECRET: secret } });
+    return this.exec(i, process.execPath, [MURMUR_BIN, ...args, '--remote-sup', `127.0.0.1:${PORTS.ctl}`], { ...opts, env: { ...opts.env, HAB_CTL_SECRET: secret } });
   }
 
   /** Copies every host's log to `dest` (for a failed run: the lab's own directory goes at teardown). */
