@@ -25,14 +25,16 @@ export const LAYERS = Object.freeze({
   gossip: ['core', 'wire', 'crypto'],
   // net carries sealed frames, so it may use wire's envelope as well as core.
   net: ['core', 'wire'],
-  census: ['gossip', 'core', 'wire'],
+  // election: the engine and the view of an election rumor, over the gossip store.
+  election: ['gossip', 'core', 'wire'],
+  census: ['election', 'gossip', 'core', 'wire'],
   pkg: ['core', 'crypto'],
-  sup: ['census', 'pkg', 'gossip', 'core', 'wire', 'crypto'],
+  sup: ['census', 'election', 'pkg', 'gossip', 'core', 'wire', 'crypto'],
   ctl: ['sup', 'core'],
   http: ['sup', 'census', 'core'],
   cli: ['ctl', 'pkg', 'crypto', 'core'],
   app: ['*'],
-  testkit: ['core', 'wire', 'gossip'],
+  testkit: ['core', 'wire', 'gossip', 'election'],
 });
 
 /**

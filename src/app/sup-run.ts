@@ -7,15 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import { createSecureContext } from 'node:tls';
 import { hostname, networkInterfaces } from 'node:os';
 import type { GatewayTlsFiles, SupRunRequest } from '../cli/sup.js';
 import { formatHostPort, parseHostPort, DEFAULT_PORTS } from '../cli/sup.js';
 import type { Logger, Random } from '../core/index.js';
 import { MurmurError, seededRandom } from '../core/index.js';
-import { checkSecretFileMode, createKeyring, importKey, keyCachePath, keyFileName, latestRingKey, parseKeyText, readKeyFile, RING_KEY_HEADER, ringKeyRevisions, writeNewKey, type Keyring, type RingKey } from '../crypto/index.js';
+import { checkSecretFileMode, createKeyring, formatNamedRevision, importKey, keyCachePath, keyFileName, latestRingKey, parseKeyText, readKeyFile, readTlsFiles, RING_KEY_HEADER, ringKeyRevisions, writeNewKey, type Keyring, type RingKey } from '../crypto/index.js';
 import { CtlGateway } from '../ctl/index.js';
 import { presets } from '../gossip/index.js';
 import { createGatewayMetrics, httpGateway } from '../http/index.js';
@@ -117,48 +115,13 @@ async function olderRingKeys(dir: string, name: string, latest: string): Promise
 }
 
 /**
- * A gateway's TLS files, read and checked before anything listens: the private key must be
- * private (0600), each file must hold what its flag says, and the key must match the
- * certificate. Every error names the flag and the file, never the key's text.
+ * A gateway's TLS files, read and checked before anything listens (`crypto/tls-files.ts`): the
+ * private key must be private (0600), each file must hold what its flag says, and the key must
+ * match the certificate. Every error names the flag and the file, never the key's text.
  */
 export async function readGatewayTls(files: GatewayTlsFiles): Promise<HttpTlsOptions> {
-  const read = async (f: { path: string; flag: string }): Promise<Buffer> => {
-    try {
-      return await readFile(f.path);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      throw new MurmurError(code === 'ENOENT' ? 'NOT_FOUND' : 'IO', `${f.flag} ${f.path}: cannot read it (${code})`, { cause: err });
-    }
-  };
-  const bad = (f: { path: string; flag: string }, what: string, err: unknown): MurmurError =>
-    new MurmurError('BAD_INPUT', `${f.flag} ${f.path} is not ${what}: ${(err as Error).message}`, { cause: err });
-  const key = await read(files.key);
-  await checkSecretFileMode(files.key.path, files.key.flag);
-  const cert = await read(files.cert);
-  const ca = files.ca ? await read(files.ca) : undefined;
-  try {
-    createPrivateKey(key);
-  } catch (err) {
-    throw bad(files.key, 'a PEM private key (PKCS#8, RSA or EC)', err);
-  }
-  try {
-    new X509Certificate(cert);
-  } catch (err) {
-    throw bad(files.cert, 'a PEM certificate chain', err);
-  }
-  if (files.ca && ca) {
-    try {
-      new X509Certificate(ca);
-    } catch (err) {
-      throw bad(files.ca, 'a PEM CA certificate', err);
-    }
-  }
-  try {
-    createSecureContext({ key, cert, ...(ca ? { ca } : {}) });
-  } catch (err) {
-    throw new MurmurError('BAD_INPUT', `${files.key.flag} ${files.key.path} and ${files.cert.flag} ${files.cert.path} do not go together: ${(err as Error).message}`, { cause: err });
-  }
-  return { key, cert, ...(ca ? { ca } : {}) };
+  const pems = await readTlsFiles(files);
+  return { key: pems.key as Buffer, cert: pems.cert as Buffer, ...(pems.ca ? { ca: pems.ca } : {}) };
 }
 
 export async function runSupervisor(request: SupRunRequest, env: Readonly<Record<string, string | undefined>>, out: (line: string) => void): Promise<number> {
@@ -216,8 +179,17 @@ export async function runSupervisor(request: SupRunRequest, env: Readonly<Record
     throw err;
   }
   const supervisor = sup;
+  // Ring key rotation (`hab ring key install|use|remove`), applied from gossip. The commands
+  // restored from disk are applied before anything is sent: they say which of the revisions
+  // loaded seals (the newest may not be in use yet, or may have been removed).
+  const ringKeys = sealer
+    ? new RingKeys({ keyring: sealer, ring: supervisor, persist: (key) => writeNewKey(paths.keyCacheDir, { header: RING_KEY_HEADER, ...key }), log })
+    : undefined;
+  if (ringKeys) supervisor.node.onEvent(ringKeys.onEvent);
+  ringKeys?.applyCommands();
   out(`hab-sup(MR): Supervisor Member-ID ${supervisor.id}`);
-  if (ring) out(`hab-sup(MR): Using ring key ${ring}`);
+  const sealing = sealer?.primary === undefined ? ring : formatNamedRevision(sealer.primary);
+  if (sealing) out(`hab-sup(MR): Using ring key ${sealing}`);
   out(`hab-sup(MR): Starting gossip-listener on ${formatHostPort(bound)}`);
   const abandon = async (err: unknown): Promise<never> => {
     await http?.stop();
@@ -251,11 +223,6 @@ export async function runSupervisor(request: SupRunRequest, env: Readonly<Record
     { habRoot: paths.habRoot, specsDir: paths.specsDir, keyCacheDir: paths.keyCacheDir, env, org: request.org ?? null },
   );
   services = manager;
-  // Ring key rotation (`hab ring key install|use|remove`), applied from gossip.
-  const ringKeys = sealer
-    ? new RingKeys({ keyring: sealer, ring: supervisor, persist: (key) => writeNewKey(paths.keyCacheDir, { header: RING_KEY_HEADER, ...key }), log })
-    : undefined;
-  if (ringKeys) supervisor.node.onEvent(ringKeys.onEvent);
   const ctl = new CtlGateway({
     supervisor,
     ringKeys,

@@ -5,6 +5,7 @@
  */
 import { checkVersion, DEFAULT_CTL_PORT, resolveCtlSecret, type CtlApi, type CtlTlsOptions } from '../ctl/client.js';
 import { MurmurError } from '../core/index.js';
+import { readTlsFiles, type TlsFileRef, type TlsFileRefs } from '../crypto/index.js';
 import type { CliDeps } from './deps.js';
 import { formatHostPort, parseHostPort } from './sup.js';
 
@@ -34,25 +35,28 @@ export async function connect(deps: CliDeps, remoteSup: string | undefined): Pro
 
 const CTL_TLS_VARIABLES = { ca: 'HAB_CTL_SERVER_CA_CERTIFICATE', cert: 'HAB_CTL_CLIENT_CERTIFICATE', key: 'HAB_CTL_CLIENT_KEY' } as const;
 
-/** The PEM files the TLS variables name, read; undefined when none is set. */
+/**
+ * The PEM files the TLS variables name, read and checked before connecting (`readTlsFiles`: each
+ * parses as what its variable says, the client key is private to its owner and belongs to the
+ * client certificate), each error naming the variable and the file; undefined when none is set.
+ */
 async function ctlTlsOptions(deps: CliDeps): Promise<CtlTlsOptions | undefined> {
-  const out: CtlTlsOptions = {};
-  let any = false;
-  for (const [field, variable] of Object.entries(CTL_TLS_VARIABLES) as [keyof CtlTlsOptions, string][]) {
+  const refs: TlsFileRefs = {};
+  for (const [field, variable] of Object.entries(CTL_TLS_VARIABLES) as [keyof TlsFileRefs, string][]) {
     const file = deps.env[variable];
-    if (file === undefined || file === '') continue;
-    any = true;
-    try {
-      out[field] = await deps.readFile(file);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      throw new MurmurError(code === 'ENOENT' ? 'NOT_FOUND' : 'IO', `${variable}: cannot read ${file} (${code})`, { cause: err });
-    }
+    if (file !== undefined && file !== '') refs[field] = { path: file, flag: variable };
   }
-  if ((out.cert === undefined) !== (out.key === undefined)) {
-    throw new MurmurError('BAD_INPUT', 'HAB_CTL_CLIENT_CERTIFICATE and HAB_CTL_CLIENT_KEY go together: set both, or neither');
+  if (refs.ca === undefined && refs.cert === undefined && refs.key === undefined) return undefined;
+  if ((refs.cert === undefined) !== (refs.key === undefined)) {
+    const [given, missing] = refs.cert !== undefined ? [refs.cert, 'HAB_CTL_CLIENT_KEY'] : [refs.key as TlsFileRef, 'HAB_CTL_CLIENT_CERTIFICATE'];
+    throw new MurmurError('BAD_INPUT', `${given.flag} ${given.path} was given without ${missing}: HAB_CTL_CLIENT_CERTIFICATE and HAB_CTL_CLIENT_KEY go together; set both, or neither`);
   }
-  return any ? out : undefined;
+  const pems = await readTlsFiles(refs, { read: (file) => deps.readFile(file) });
+  const out: CtlTlsOptions = {};
+  if (pems.ca) out.ca = pems.ca;
+  if (pems.cert) out.cert = pems.cert;
+  if (pems.key) out.key = pems.key;
+  return out;
 }
 
 /** A VERSION argument: a positive integer written in decimal digits. */

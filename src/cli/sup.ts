@@ -8,7 +8,7 @@
  * default. Ports default as Habitat's do: gossip 9638, HTTP 9631, control 9632.
  */
 import type { Command } from '@commander-js/extra-typings';
-import { MurmurError } from '../core/index.js';
+import { isIpLiteral, MurmurError } from '../core/index.js';
 import type { LoadRequest } from '../ctl/client.js';
 import type { CliDeps } from './deps.js';
 import { ExitCode } from './errors.js';
@@ -123,7 +123,8 @@ function tlsFiles(key: [string | undefined, string], cert: [string | undefined, 
     return undefined;
   }
   if (keyPath === undefined || certPath === undefined) {
-    throw new MurmurError('BAD_INPUT', `${keyFlag} and ${certFlag} go together: give the private key and its certificate chain, or neither`);
+    const [given, flag, missing] = keyPath !== undefined ? [keyPath, keyFlag, certFlag] : [certPath as string, certFlag, keyFlag];
+    throw new MurmurError('BAD_INPUT', `${flag} ${given} was given without ${missing}: ${keyFlag} and ${certFlag} go together; give the private key and its certificate chain, or neither`);
   }
   return {
     key: { path: keyPath, flag: keyFlag },
@@ -158,6 +159,10 @@ export function parseSupRunOptions(raw: RawSupRunOptions & LoadOptions, env: Rea
   const ringKeyText = env.HAB_RING_KEY !== undefined && env.HAB_RING_KEY !== '' ? env.HAB_RING_KEY : undefined;
   if (ringFlag !== undefined && ringKeyText !== undefined) {
     throw new MurmurError('BAD_INPUT', '--ring (or HAB_RING) and HAB_RING_KEY cannot be used together: name a key in the cache, or pass its text, not both');
+  }
+  // Other members send to this address as carried in gossip, where host names are refused.
+  if (raw.sysIpAddress !== undefined && !isIpLiteral(raw.sysIpAddress)) {
+    throw new MurmurError('BAD_INPUT', `--sys-ip-address must be an IP address (e.g. 10.0.0.2), not a host name: other members send to it as it is, without resolving it; got ${JSON.stringify(raw.sysIpAddress)}`);
   }
   if (raw.org !== undefined && !/^[A-Za-z0-9_-]+$/.test(raw.org)) {
     throw new MurmurError('BAD_INPUT', `--org must be letters, digits, _ or - (e.g. acme), got ${JSON.stringify(raw.org)}`);

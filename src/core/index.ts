@@ -4,3 +4,4 @@ export * from './random.js';
 export * from './logger.js';
 export * from './ids.js';
 export * from './errors.js';
+export * from './ip.js';

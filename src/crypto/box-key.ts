@@ -14,13 +14,15 @@
  * operator who applies a config holds the user secret key and the service public key; every
  * member that must read it holds the service secret key and the user public key (`box.ts`).
  *
- * Modes are the key cache's (0600 secret, 0644 public; Habitat writes 0400 and 0444). Both public
+ * Modes are the key cache's (0600 secret, 0644 public; Habitat writes 0400 and 0444), and a secret
+ * key that its group or other users may read or write is refused where it would be used
+ * (`readSecretKeyFile`: sealing, opening, export), naming the file and `chmod 600`. Both public
  * key types share the `.pub` extension with origin signing keys, as in Habitat: lookups here read
  * the header and pass over a `.pub` that is not a `BOX-PUB-1`.
  */
 import path from 'node:path';
 import { MurmurError } from '../core/index.js';
-import { keyRevisions, readKeyFile, writeNewKey, type StoredKey } from './key-cache.js';
+import { keyRevisions, readKeyFile, readSecretKeyFile, writeNewKey, type StoredKey } from './key-cache.js';
 import { formatKeyText, formatNamedRevision, keyFileName, revisionFromDate, type KeyFile, type NamedRevision } from './key-file.js';
 import { loadSodium } from './sodium.js';
 
@@ -172,11 +174,12 @@ export async function latestBoxPublicKey(dir: string, owner: BoxKeyOwner, name: 
 
 /**
  * The encryption key with exactly this name and revision (as a `BOX-1` payload names it). Throws
- * NOT_FOUND when its file does not exist, BAD_INPUT when the file is not that key.
+ * NOT_FOUND when its file does not exist, BAD_INPUT when the file is not that key, and a
+ * `SecretFileModeError` (BAD_INPUT) for a secret key that others may read (`chmod 600`).
  */
 export async function boxKey<H extends typeof BOX_SECRET_HEADER | typeof BOX_PUBLIC_HEADER>(dir: string, key: NamedRevision, header: H): Promise<StoredKey<H>> {
   const file = path.join(dir, keyFileName({ header, ...key }));
-  const stored = await readKeyFile(file, header);
+  const stored = header === BOX_SECRET_HEADER ? await readSecretKeyFile(file, header) : await readKeyFile(file, header);
   if (stored.name !== key.name || stored.revision !== key.revision) {
     throw new MurmurError(
       'BAD_INPUT',

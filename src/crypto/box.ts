@@ -17,13 +17,15 @@
  * member the operator trusts) and the user's public key (it trusts that user to configure it).
  *
  * `parseBox1` is pure and throws only BAD_INPUT `MurmurError`s. `openBox1` throws a
- * `BoxOpenError` that says which key file is missing, or that the payload does not authenticate.
- * Neither ever puts plaintext in a message.
+ * `BoxOpenError` that says which key file is missing or unusable (a service secret key that
+ * others may read is not used: `chmod 600`), or that the payload does not authenticate. Neither
+ * ever puts plaintext or key text in a message.
  */
 import path from 'node:path';
 import { MurmurError } from '../core/index.js';
 import { BOX_PUBLIC_HEADER, BOX_SECRET_HEADER, boxKey, isServiceKeyName } from './box-key.js';
 import { formatNamedRevision, keyFileName, parseNamedRevision, type KeyFile, type KeyHeader, type NamedRevision } from './key-file.js';
+import { SecretFileModeError } from './secret-file.js';
 import { loadSodium, type Sodium } from './sodium.js';
 
 /** The first line of a payload (Habitat's `BOX_FORMAT_VERSION`). */
@@ -132,12 +134,15 @@ export function sealBox1WithNonce(sodium: Sodium, keys: SealingKeys, plaintext: 
   return formatBox1({ encryptor: keys.userSecret, decryptor: keys.servicePublic, nonce, ciphertext });
 }
 
-export type BoxOpenReason = 'missing-key' | 'bad-key' | 'not-authentic';
+export type BoxOpenReason = 'missing-key' | 'unsafe-key' | 'bad-key' | 'not-authentic';
 
 /**
- * Why a payload did not open: a key file that is missing (`missing-key`, NOT_FOUND) or unusable
- * (`bad-key`, BAD_INPUT), or a payload that does not authenticate with the keys it names
- * (`not-authentic`, BAD_INPUT: altered, or sealed with other keys of the same names).
+ * Why a payload did not open: a key file that is missing (`missing-key`, NOT_FOUND), a secret key
+ * file that its group or other users may read or write and so is not used (`unsafe-key`,
+ * BAD_INPUT: the message names the file, its mode and `chmod 600 FILE`), a key file that is
+ * unusable (`bad-key`, BAD_INPUT), or a payload that does not authenticate with the keys it
+ * names (`not-authentic`, BAD_INPUT: altered, or sealed with other keys of the same names). The
+ * first two wait for the operator (`hab svc key import`, `chmod`): a Supervisor retries them.
  */
 export class BoxOpenError extends MurmurError {
   readonly reason: BoxOpenReason;
@@ -205,6 +210,7 @@ async function readNamed<H extends typeof BOX_SECRET_HEADER | typeof BOX_PUBLIC_
     return await boxKey(dir, key, header);
   } catch (err) {
     if (err instanceof MurmurError && err.code === 'NOT_FOUND') throw new BoxOpenError('missing-key', missing(), where, err);
+    if (err instanceof SecretFileModeError) throw new BoxOpenError('unsafe-key', `cannot use key ${formatNamedRevision(key)}: ${err.message}`, where, err);
     const reason = err instanceof Error ? err.message : String(err);
     throw new BoxOpenError('bad-key', `cannot use key ${formatNamedRevision(key)}: ${reason}`, where, err);
   }

@@ -10,6 +10,7 @@
  * - `box.ts`: the `BOX-1` payload a user seals a config or file in for a service group.
  * - `ring.ts`: the `Keyring` and the sealed envelope around every datagram and stream frame.
  * - `secret-file.ts`: the refusal of a secret file that other users may read (`chmod 600`).
+ * - `tls-files.ts`: TLS keys, certificates and CAs (gateways, the CLI), read and checked before use.
  *
  * Start reading at `ring.ts` for the wire, `key-file.ts` for compatibility with Habitat.
  */
@@ -38,6 +39,7 @@ export {
   keyRevisions,
   latestRingKey,
   readKeyFile,
+  readSecretKeyFile,
   ringKeyRevisions,
   validateRingKeyName,
   writeNewKey,
@@ -113,4 +115,5 @@ export {
   type RingKey,
   type RingKeyInfo,
 } from './ring.js';
-export { checkSecretFileMode, SECRET_FILE_FORBIDDEN_BITS } from './secret-file.js';
+export { checkSecretFileMode, SECRET_FILE_FORBIDDEN_BITS, SecretFileModeError } from './secret-file.js';
+export { readTlsFiles, type ReadTlsOptions, type TlsFileRef, type TlsFileRefs, type TlsPems } from './tls-files.js';

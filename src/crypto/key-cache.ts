@@ -32,6 +32,7 @@ import {
   type KeyFile,
   type KeyHeader,
 } from './key-file.js';
+import { checkSecretFileMode } from './secret-file.js';
 import { loadSodium } from './sodium.js';
 
 /** Environment variables as `process.env` holds them. */
@@ -199,6 +200,21 @@ export async function readKeyFile(file: string, expect?: KeyHeader): Promise<Sto
   }
   const options = expect === undefined ? { source: `key file ${file}` } : { source: `key file ${file}`, expect };
   return { ...parseKeyText(text, options), path: file };
+}
+
+/**
+ * Reads a secret key file in order to use it (seal, open, sign, export): as `readKeyFile`, but
+ * first refused with a `SecretFileModeError` (BAD_INPUT, naming the file, its mode and
+ * `chmod 600 FILE`) when its group or other users may read or write it, as the Supervisor refuses
+ * such a `CTL_SECRET` or ring key (issue 5). A missing file is `readKeyFile`'s NOT_FOUND.
+ */
+export async function readSecretKeyFile<H extends KeyHeader>(file: string, expect: H): Promise<StoredKey<H>> {
+  try {
+    await checkSecretFileMode(file, `the ${KEY_FORMATS[expect].what}`);
+  } catch (err) {
+    if (!(err instanceof MurmurError && err.code === 'NOT_FOUND')) throw err;
+  }
+  return readKeyFile(file, expect);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,6 +21,11 @@
  * line endings (CRLF) and surrounding whitespace, so any key Habitat wrote is read as is. Key
  * names are limited to characters that are safe in a file name, because the cache stores a key
  * as `<name>-<revision>.<extension>`.
+ *
+ * A parse error names the source (the file, `standard input`, `HAB_RING_KEY`) and the line and
+ * what is wrong with it, and never quotes the text (issue 5: secrets never appear in errors): a
+ * file whose name or blank line is missing has its base64 key on line 2 or 3, and a pasted key may
+ * sit anywhere. Only a line 1 shaped like a header (`SYM-1`) is quoted; base64 has no `-`.
  */
 import { MurmurError } from '../core/index.js';
 
@@ -88,20 +93,27 @@ export interface NamedRevision {
   revision: string;
 }
 
-/** `foo-20160504220722` → `{name: 'foo', revision: '20160504220722'}`, or a BAD_INPUT error. */
-export function parseNamedRevision(text: string, source = 'key name'): NamedRevision {
+/**
+ * `foo-20160504220722` → `{name: 'foo', revision: '20160504220722'}`, or a BAD_INPUT error.
+ *
+ * @param quote whether the error may quote `text`: yes for a command-line argument or a `BOX-1`
+ *   payload's key names, no for a line of a key file, which may be the secret itself.
+ *   @default true
+ */
+export function parseNamedRevision(text: string, source = 'key name', quote = true): NamedRevision {
   const match = NAME_WITH_REVISION.exec(text);
   if (match === null) {
+    const what = quote ? `"${text}"` : looksLikeBase64Key(text) ? 'it looks like base64 key text (is the name line missing?) and' : 'it';
     throw new MurmurError(
       'BAD_INPUT',
-      `${source}: "${text}" is not <name>-<revision>: expected a name, a "-" and a 14-digit UTC revision (YYYYMMDDhhmmss), e.g. "foo-20160504220722"`,
+      `${source}: ${what} is not <name>-<revision>: expected a name, a "-" and a 14-digit UTC revision (YYYYMMDDhhmmss), e.g. "foo-20160504220722"`,
     );
   }
   const [, name = '', revision = ''] = match;
   if (!KEY_NAME.test(name)) {
     throw new MurmurError(
       'BAD_INPUT',
-      `${source}: key name "${name}" may hold only letters, digits, "_", ".", "@" and "-"`,
+      `${source}: key name ${quote ? `"${name}" ` : ''}may hold only letters, digits, "_", ".", "@" and "-"`,
     );
   }
   return { name, revision };
@@ -167,7 +179,9 @@ export function parseKeyText(text: string, options: ParseKeyOptions = {}): KeyFi
   const header = headerLine.trimStart();
   if (!isKeyHeader(header)) {
     const known = Object.keys(KEY_FORMATS).join(', ');
-    throw bad(`unknown key header "${clip(header)}" on line 1; expected one of ${known}`);
+    // Quoted only when shaped like a header: never a line that may be key text.
+    const found = HEADER_SHAPE.test(header) ? `unknown key header "${header}" on line 1` : 'line 1 is not a key header';
+    throw bad(`${found}; expected one of ${known}`);
   }
   const format = KEY_FORMATS[header];
   if (options.expect !== undefined && header !== options.expect) {
@@ -178,10 +192,10 @@ export function parseKeyText(text: string, options: ParseKeyOptions = {}): KeyFi
   if (namedLine === undefined || namedLine.trim() === '') {
     throw bad(`line 2 must be the key's <name>-<revision>, e.g. "foo-20160504220722"; ${FORMAT_HINT}`);
   }
-  const { name, revision } = parseNamedRevision(namedLine.trim(), `${source}: line 2`);
+  const { name, revision } = parseNamedRevision(namedLine.trim(), `${source}: line 2`, false);
 
   if (blankLine !== undefined && blankLine.trim() !== '') {
-    throw bad(`line 3 must be blank, found "${clip(blankLine)}"; ${FORMAT_HINT}`);
+    throw bad(`line 3 must be blank, but it holds text (is the blank line before the key missing?); ${FORMAT_HINT}`);
   }
   if (keyLine === undefined) {
     throw bad(`the key is missing: line 3 must be blank and line 4 the base64 key; ${FORMAT_HINT}`);
@@ -224,7 +238,13 @@ function decodeBase64(text: string): Uint8Array | undefined {
   return new Uint8Array(bytes);
 }
 
-/** Keeps quoted junk in messages short. */
-function clip(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+/**
+ * What a header looks like (`SYM-SEC-1`, `SYM-1`): capitals and digits in dash-separated parts,
+ * at most 15 characters. Standard base64 has no `-`, so no key text is ever this shape.
+ */
+const HEADER_SHAPE = /^(?=.{1,15}$)[A-Z0-9]+(?:-[A-Z0-9]+)+$/;
+
+/** A line of 16 or more base64 characters: key text, as far as a message should care. */
+function looksLikeBase64Key(text: string): boolean {
+  return /^[A-Za-z0-9+/]{16,}={0,2}$/.test(text);
 }

@@ -9,11 +9,13 @@
  *
  * A build signs with the latest secret revision of its origin; an install verifies with exactly
  * the public revision that the `.hart` header names. The files are byte-compatible with
- * Habitat's, so keys move between the two with `hab origin key export`/`import` or a copy.
+ * Habitat's, so keys move between the two with `hab origin key export`/`import` or a copy. A
+ * secret key that its group or other users may read or write is refused where it would be used
+ * (`hab pkg build`, `export --type secret`), naming the file, its mode and `chmod 600 FILE`.
  */
 import path from 'node:path';
 import { MurmurError } from '../core/index.js';
-import { readKeyFile, keyRevisions, writeNewKey, type StoredKey } from './key-cache.js';
+import { readKeyFile, readSecretKeyFile, keyRevisions, writeNewKey, type StoredKey } from './key-cache.js';
 import { formatKeyText, formatNamedRevision, keyFileName, revisionFromDate, type KeyFile, type NamedRevision } from './key-file.js';
 import { loadSodium } from './sodium.js';
 
@@ -115,7 +117,8 @@ async function readNamedKey<H extends typeof ORIGIN_SECRET_HEADER | typeof ORIGI
   header: H,
 ): Promise<StoredKey<H>> {
   const file = path.join(dir, keyFileName({ header, ...key }));
-  const stored = await readKeyFile(file, header);
+  // A secret key that others may read is refused (`chmod 600`), as the Supervisor refuses one.
+  const stored = header === ORIGIN_SECRET_HEADER ? await readSecretKeyFile(file, header) : await readKeyFile(file, header);
   if (stored.name !== key.name || stored.revision !== key.revision) {
     throw new MurmurError(
       'BAD_INPUT',

@@ -12,9 +12,25 @@ import { MurmurError } from '../core/index.js';
 export const SECRET_FILE_FORBIDDEN_BITS = 0o077;
 
 /**
- * Throws BAD_INPUT naming `file`, what it is (`what`: "the control gateway secret", "--key") and
- * the command that fixes it, when group or others have any access to it. A missing file is the
- * caller's to report (NOT_FOUND here, naming `what`).
+ * A secret file that others may read or write (BAD_INPUT): callers that wait for the operator to
+ * fix it (a Supervisor opening an encrypted config retries every second) tell it apart by class.
+ */
+export class SecretFileModeError extends MurmurError {
+  constructor(
+    readonly file: string,
+    /** The permission bits, e.g. 0o640. */
+    readonly mode: number,
+    message: string,
+  ) {
+    super('BAD_INPUT', message);
+    this.name = 'SecretFileModeError';
+  }
+}
+
+/**
+ * Throws a `SecretFileModeError` (BAD_INPUT) naming `file`, what it is (`what`: "the control
+ * gateway secret", "--key"), its mode and the command that fixes it, when group or others have any
+ * access to it. A missing file is the caller's to report (NOT_FOUND here, naming `what`).
  */
 export async function checkSecretFileMode(file: string, what: string, platform: NodeJS.Platform = process.platform): Promise<void> {
   if (platform === 'win32') return;
@@ -27,8 +43,9 @@ export async function checkSecretFileMode(file: string, what: string, platform: 
   }
   if ((mode & SECRET_FILE_FORBIDDEN_BITS) !== 0) {
     const octal = (mode & 0o777).toString(8).padStart(3, '0');
-    throw new MurmurError(
-      'BAD_INPUT',
+    throw new SecretFileModeError(
+      file,
+      mode & 0o777,
       `${what} ${file} is readable or writable by other users (mode ${octal}): a secret must be private to its owner; run: chmod 600 ${file}`,
     );
   }

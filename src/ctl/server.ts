@@ -356,6 +356,12 @@ export class CtlGateway {
         return errorResponse(c, err.code, err.message);
       }
       if (err instanceof HTTPException) return errorResponse(c, err.status === 413 ? 'TOO_LARGE' : 'BAD_INPUT', err.message);
+      // A client that closed its connection before its body was read in full ("aborted"): its
+      // request did nothing, it hears no answer, and nothing is wrong here.
+      if (clientWentAway(c)) {
+        this.log.info('client went away mid-request', { method: c.req.method, path: c.req.path, from: remoteAddress(c.env) });
+        return errorResponse(c, 'BAD_INPUT', 'the request was cut off before its body ended');
+      }
       this.log.error('control request failed', { method: c.req.method, path: c.req.path, error: err.message });
       return errorResponse(c, 'INTERNAL', `internal error: ${err.message}`);
     });
@@ -594,6 +600,15 @@ function formatAddress(a: ListenAddress): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
+/**
+ * Whether the client closed its connection before the request was read: the request's signal is
+ * aborted (`@hono/node-server` aborts it when the connection closes), or Node says so.
+ */
+function clientWentAway(c: Context<Env>): boolean {
+  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+  return c.req.raw.signal.aborted || (incoming !== undefined && (incoming.aborted || (incoming.destroyed && !incoming.complete)));
+}
+
 /** The peer's address on a real socket; `unknown` under `app.request()`, which has no socket. */
 function remoteAddress(env: Partial<HttpBindings> | undefined): string {
   return env?.incoming?.socket?.remoteAddress ?? 'unknown';
@@ -612,7 +627,10 @@ async function readObject(c: Context<Env>): Promise<JsonObject> {
   try {
     value = JSON.parse(raw);
   } catch (err) {
-    throw new MurmurError('BAD_INPUT', `request body is not valid JSON: ${(err as Error).message}`);
+    // V8's message quotes the text around the fault, which may be a key being installed: only
+    // the position is passed on.
+    const at = /at position (\d+)/.exec((err as Error).message)?.[1];
+    throw new MurmurError('BAD_INPUT', `request body is not valid JSON${at === undefined ? '' : ` (at character ${at})`}: send one JSON object`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new MurmurError('BAD_INPUT', `request body must be a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'null' : `a ${typeof value}`}`);

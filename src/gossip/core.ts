@@ -13,12 +13,12 @@
  * acceptance rules and the vocabulary.
  */
 import type { Logger, MemberId, Random } from '../core/index.js';
-import { MurmurError, nullLogger } from '../core/index.js';
+import { MurmurError, isIpLiteral, nullLogger } from '../core/index.js';
 import type { Health, MemberInfo, MemberRumor, Packet, PeerAddress, Rumor } from '../wire/index.js';
 import { encodePacket, encodeRumor, rumorFieldSize } from '../wire/index.js';
 import { Awareness } from './awareness.js';
 import { BroadcastQueue } from './broadcast-queue.js';
-import type { Channel, Effect, GossipEvent, Timer } from './effects.js';
+import type { Channel, Effect, GossipEvent, IgnoredCode, Timer } from './effects.js';
 import type { GossipOptions } from './options.js';
 import { retransmitLimit, suspicionBounds, validateOptions } from './options.js';
 import { keyOf, mergeRumor, rumorKey } from './rumor.js';
@@ -112,6 +112,14 @@ export class GossipCore {
   private inboundSpan: number | null = null;
   private started = false;
   private stopped = false;
+  /** Full-state answers to joins that may still be given now: a token bucket (`joinAnswerRate`). */
+  private joinTokens: number;
+  private joinTokensAt = -Infinity;
+  /**
+   * Member ids and addresses answered within `joinAnswerRepeatMs`, with when, oldest first (a
+   * `Map` keeps insertion order, so expired entries are dropped from the front).
+   */
+  private readonly joinsAnswered = new Map<string, number>();
 
   constructor(deps: GossipCoreDeps, init: GossipCoreInit) {
     const problems = validateOptions(init.options);
@@ -123,6 +131,7 @@ export class GossipCore {
     this.seeds = [...(init.seeds ?? [])];
     this.announce = init.announce ?? true;
     this.clockOffsetMs = init.clockOffsetMs ?? 0;
+    this.joinTokens = init.options.joinAnswerBurst;
     this.queue = new BroadcastQueue(init.options.maxHotRumors);
     this.awareness = new Awareness(init.options.awarenessMax);
     this.store = new RumorStore({ buckets: init.options.digestBuckets, ...(init.base ? { base: init.base } : {}) });
@@ -557,11 +566,44 @@ export class GossipCore {
     this.sendPacket(seed, { type: 'join', member: { ...this.self } }, 'stream');
   }
 
-  /** A member joins through us: it gets our whole state, once, from us alone. */
+  /**
+   * A member joins through us: it gets our whole state, once, from us alone. A join costs its
+   * sender about 50 bytes and us an encoding of every rumor we hold, so answers are bounded
+   * (docs/security.md "Fuzzing"): at most `joinAnswerBurst` at once and `joinAnswerRate` a
+   * second after that, and none to a member id or an address answered within
+   * `joinAnswerRepeatMs`. A join refused is dropped whole (no record is kept: a flood of ids
+   * grows nothing) and counted; the joiner asks again after its `joinRetryIntervalMs`.
+   */
   private onJoin(from: PeerAddress, joiner: MemberInfo, now: number): void {
     if (joiner.id === this.self.id) return;
     const host = hostOf(from);
     const member: MemberInfo = { ...joiner, address: joiner.address === '' || joiner.address === '0.0.0.0' ? host : joiner.address };
+    if (!isIpLiteral(member.address)) {
+      this.refuse('address-not-ip', 'a join whose address is not an IP literal');
+      return;
+    }
+    const to = this.addressOfMember(member);
+    for (const [key, at] of this.joinsAnswered) {
+      if (now - at < this.opts.joinAnswerRepeatMs) break;
+      this.joinsAnswered.delete(key);
+    }
+    if (this.joinsAnswered.has(member.id) || this.joinsAnswered.has(to)) {
+      this.refuse('join-answered-recently', 'a join from a member id or to an address answered moments ago');
+      return;
+    }
+    const elapsed = Math.max(0, now - this.joinTokensAt);
+    this.joinTokens = Math.min(this.opts.joinAnswerBurst, this.joinTokens + (elapsed * this.opts.joinAnswerRate) / 1000);
+    this.joinTokensAt = now;
+    if (this.joinTokens < 1) {
+      this.refuse('join-rate-limit', 'a join over joinAnswerRate');
+      return;
+    }
+    this.joinTokens -= 1;
+    // Re-inserted, so that the map stays in the order of answers.
+    for (const key of [member.id, to]) {
+      this.joinsAnswered.delete(key);
+      this.joinsAnswered.set(key, now);
+    }
     this.receive({ kind: 'member', member, health: 'alive', from: this.self.id }, now, 'push');
     this.directContact(member.id, now);
     const rumors = [...this.store.values()].map((e) => e.rumor);
@@ -602,6 +644,12 @@ export class GossipCore {
   }
 
   private receiveMember(r: MemberRumor, now: number, via: Via, suspectedAt?: number): void {
+    // Every member sends to the addresses in these records: a host name would make each of them
+    // resolve whatever name any sender chose (`core/ip.ts`).
+    if (!isIpLiteral(r.member.address)) {
+      this.refuse('address-not-ip', 'a member record whose address is not an IP literal');
+      return;
+    }
     const id = r.member.id;
     if (id === this.self.id) {
       this.receiveAboutSelf(r, now);
@@ -930,6 +978,11 @@ export class GossipCore {
 
   private emit(event: GossipEvent): void {
     this.out.push({ type: 'emit', event });
+  }
+
+  /** Something refused that the shell counts on its own (`IgnoredCode`). */
+  private refuse(code: IgnoredCode, reason: string): void {
+    this.emit({ type: 'packet-ignored', reason, code });
   }
 
   private flush(): Effect[] {

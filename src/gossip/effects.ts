@@ -48,8 +48,18 @@ export type GossipEvent =
   | { type: 'suspicion-raised'; member: MemberId }
   /** A probe of ours was answered (directly or through a helper) after `rttMs`. */
   | { type: 'probe-acked'; member: MemberId; rttMs: number }
-  /** A packet this member could not use (bad sender, unknown type): counted by the shell. */
-  | { type: 'packet-ignored'; reason: string };
+  /**
+   * A packet (or a rumor in one) this member could not or would not use: counted by the shell
+   * (`ignored`), and by `code` where the shell keeps a counter of its own.
+   */
+  | { type: 'packet-ignored'; reason: string; code?: IgnoredCode };
+
+/**
+ * Refusals with a counter of their own (`NodeCounters`): a join over the rate limit or repeated
+ * within `joinAnswerRepeatMs` (`joinsRefused`), and a member record whose address is not an IP
+ * literal (`addressesRefused`).
+ */
+export type IgnoredCode = 'join-rate-limit' | 'join-answered-recently' | 'address-not-ip';
 
 export type Effect =
   | { type: 'send'; to: PeerAddress; channel: Channel; bytes: Uint8Array }

@@ -130,6 +130,29 @@ export interface GossipOptions {
    */
   joinRetryIntervalMs: number;
   /**
+   * Joins answered with this member's whole state, per second, on average (a token bucket that
+   * refills at this rate). A `join` of about 50 bytes makes its receiver encode every rumor it
+   * holds into a stream to the address the join names; this bounds what a flood of joins costs.
+   * A join over the limit gets nothing, not even a record, and is counted (`joinsRefused`); the
+   * joiner asks again after `joinRetryIntervalMs`, as it does when a seed does not answer.
+   * @default 16
+   */
+  joinAnswerRate: number;
+  /**
+   * Joins answered at once before `joinAnswerRate` applies (the bucket's size, full at start).
+   * Sized so that a ring of 100 members all joining one seed at once (the benchmarks start them
+   * so) is answered without waiting.
+   * @default 128
+   */
+  joinAnswerBurst: number;
+  /**
+   * A join from a member id, or naming an address, that was answered within this long (ms) is
+   * not answered again: a joiner that asks twice while its state is on the way costs one state,
+   * and no address can be sent more than one state per this long by joins that name it.
+   * @default 5000
+   */
+  joinAnswerRepeatMs: number;
+  /**
    * Largest datagram this member sends (bytes, before sealing). Larger packets go on a stream.
    * @default 1200
    */
@@ -186,6 +209,9 @@ export const lanPreset: GossipOptions = {
   digestBuckets: 256,
   reconnectIntervalMs: 10_000,
   joinRetryIntervalMs: 2000,
+  joinAnswerRate: 16,
+  joinAnswerBurst: 128,
+  joinAnswerRepeatMs: 5000,
   maxDatagramBytes: 1200,
   confirmedToDepartedMs: HOURS_72,
   departedRetentionMs: HOURS_72,
@@ -204,6 +230,7 @@ export const localTestPreset: GossipOptions = {
   antiEntropyIntervalMs: 2000,
   reconnectIntervalMs: 2000,
   joinRetryIntervalMs: 400,
+  joinAnswerRepeatMs: 1000,
   gcIntervalMs: 5000,
 };
 
@@ -223,6 +250,7 @@ export function validateOptions(o: GossipOptions): string[] {
   if (o.probeTimeoutMs >= o.probeIntervalMs) problems.push('probeTimeoutMs must be shorter than probeIntervalMs');
   if ((o.digestBuckets & (o.digestBuckets - 1)) !== 0) problems.push('digestBuckets must be a power of two');
   if (o.suspicionMaxMult < 1) problems.push('suspicionMaxMult must be at least 1');
+  if (o.joinAnswerBurst < 1) problems.push('joinAnswerBurst must be at least 1');
   return problems;
 }
 

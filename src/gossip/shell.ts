@@ -46,7 +46,12 @@ export interface NodeCounters {
   decodeErrors: number;
   /** Packets that did not open with our ring key (another key, no key, tampered). */
   openErrors: number;
+  /** Packets, or rumors in them, that the core would not use (every `packet-ignored` event). */
   ignored: number;
+  /** Joins not answered: over `joinAnswerRate`, or answered already within `joinAnswerRepeatMs`. */
+  joinsRefused: number;
+  /** Member records refused because their address is not an IP literal (`core/ip.ts`). */
+  addressesRefused: number;
 }
 
 /** A packet that does not open is logged at most once per peer host per this long (ms). */
@@ -55,7 +60,7 @@ const OPEN_ERROR_LOG_INTERVAL_MS = 60_000;
 export type EventListener = (event: GossipEvent, now: number) => void;
 
 export class GossipNode {
-  readonly counters: NodeCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, decodeErrors: 0, openErrors: 0, ignored: 0 };
+  readonly counters: NodeCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, decodeErrors: 0, openErrors: 0, ignored: 0, joinsRefused: 0, addressesRefused: 0 };
   private readonly listeners: EventListener[] = [];
   /** Largest datagram accepted; streams may carry up to the codec's limit. */
   private readonly maxDatagramIn: number;
@@ -140,7 +145,11 @@ export class GossipNode {
           break;
         }
         case 'emit':
-          if (e.event.type === 'packet-ignored') this.counters.ignored++;
+          if (e.event.type === 'packet-ignored') {
+            this.counters.ignored++;
+            if (e.event.code === 'join-rate-limit' || e.event.code === 'join-answered-recently') this.counters.joinsRefused++;
+            else if (e.event.code === 'address-not-ip') this.counters.addressesRefused++;
+          }
           for (const l of this.listeners) l(e.event, this.deps.clock.now());
           break;
       }

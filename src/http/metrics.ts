@@ -18,6 +18,8 @@
  * | `hab_butterfly_bytes_total{direction}` | counter | `node.counters.bytesIn/Out` |
  * | `hab_butterfly_decode_errors_total` | counter | packets that did not decode |
  * | `hab_butterfly_open_errors_total` | counter | packets that did not open with the ring key |
+ * | `hab_butterfly_joins_refused_total` | counter | joins not answered: over the rate limit, or repeated |
+ * | `hab_butterfly_addresses_refused_total` | counter | member records refused: address not an IP literal |
  * | `hab_butterfly_probe_rtt_seconds` | histogram | `probe-acked` events (`rttMs`) |
  * | `hab_sup_ctl_unauthorized_total` | counter | `source.ctlUnauthorized()`, else 0 |
  */
@@ -141,6 +143,8 @@ async function buildRegistry(source: GatewaySource, rtt: RttHistogram): Promise<
   });
   absoluteCounter('hab_butterfly_decode_errors_total', 'Received packets that did not decode.', () => counters().decodeErrors);
   absoluteCounter('hab_butterfly_open_errors_total', 'Received packets that did not open with the ring key (another key, no key, tampered).', () => counters().openErrors);
+  absoluteCounter('hab_butterfly_joins_refused_total', 'Joins not answered with the full state: over joinAnswerRate, or from a member or to an address answered moments ago.', () => counters().joinsRefused);
+  absoluteCounter('hab_butterfly_addresses_refused_total', 'Member records and joins refused because their address is not an IP literal.', () => counters().addressesRefused);
   absoluteCounter('hab_sup_ctl_unauthorized_total', 'Ctl gateway requests refused for a missing or wrong secret.', () => source.ctlUnauthorized?.() ?? 0);
   registry.registerMetric(rttMetric(rtt) as unknown as Parameters<Registry['registerMetric']>[0]);
   return registry;

@@ -26,7 +26,7 @@
  * with the same port-0 retry) and Habitat butterfly, which keeps its SWIM and gossip ports apart.
  */
 import dgram from 'node:dgram';
-import net from 'node:net';
+import net, { isIP } from 'node:net';
 import type { Clock, Logger } from '../core/index.js';
 import { MurmurError } from '../core/index.js';
 import type { PeerAddress } from '../wire/index.js';
@@ -283,11 +283,8 @@ export class UdpTcpTransport implements PacketTransport {
       this.sendFailed(to, 'datagram', 'the transport is not running');
       return;
     }
-    const target = parseAddress(to);
-    if (target === undefined) {
-      this.sendFailed(to, 'datagram', 'not a host:port address');
-      return;
-    }
+    const target = this.target(to, 'datagram');
+    if (target === undefined) return;
     const host = this.udpType === 'udp6' ? toIPv6Socket(target.host) : target.host;
     const length = bytes.length;
     udp.send(bytes, target.port, host, (err) => {
@@ -326,11 +323,8 @@ export class UdpTcpTransport implements PacketTransport {
       this.sendFailed(to, 'stream', `a message of ${bytes.length} bytes is over maxFrameBytes (${this.maxFrameBytes})`);
       return;
     }
-    const target = parseAddress(to);
-    if (target === undefined) {
-      this.sendFailed(to, 'stream', 'not a host:port address');
-      return;
-    }
+    const target = this.target(to, 'stream');
+    if (target === undefined) return;
     const key = formatAddress(target.host, target.port);
     let conn = this.outbound.get(key);
     if (conn !== undefined && !conn.writable) {
@@ -570,6 +564,25 @@ export class UdpTcpTransport implements PacketTransport {
       this.counters.handlerErrors++;
       this.log.error('packet handler threw', { from, channel, error: describe(err) });
     }
+  }
+
+  /**
+   * Where a send goes: an IP literal and a port, or a failed send (counted). A host name is never
+   * resolved here: one per packet would queue on libuv's four resolver threads, for names that a
+   * gossiped record could choose (the core refuses such records; the Supervisor resolves `--peer`
+   * once).
+   */
+  private target(to: PeerAddress, channel: Channel): HostPort | undefined {
+    const target = parseAddress(to);
+    if (target === undefined) {
+      this.sendFailed(to, channel, 'not a host:port address');
+      return undefined;
+    }
+    if (isIP(target.host) === 0) {
+      this.sendFailed(to, channel, 'not an IP address: host names are not resolved per packet');
+      return undefined;
+    }
+    return target;
   }
 
   private sendFailed(to: PeerAddress, channel: Channel, reason: unknown): void {

@@ -13,6 +13,15 @@
  * not TOML) changes nothing: the service keeps running on its last good config, and the error is
  * logged once and shown in `/services` (`lastError`) until a later pass succeeds.
  *
+ * Binds (reference §9, `binds.ts`): a bind is in the template context (`bind.<name>`) while the
+ * census satisfies it, so that a change in the bound group (a member joins or leaves, its exports
+ * change, a new leader) re-renders like any other change. In `strict` binding mode a service that
+ * has never started waits until every bind is satisfied; `lastError` says which are not.
+ *
+ * Health (reference §7, `process/health-check.ts`): while the service runs, its `health-check`
+ * hook (or, without one, its process state) is checked on Habitat's schedule, and every change
+ * of the result goes out in the service rumor (and so to `/census` and `/services`).
+ *
  * An encrypted config or file (`BOX-1`, `hab config apply --user`) is opened with the group's
  * secret key and the user's public key from the Supervisor's key cache (`openBox1`) and then
  * applied like a plain one. Without those keys the service keeps its current config (a file stays
@@ -32,11 +41,24 @@ import type { InstalledPackage } from '../pkg/index.js';
 import type { FileVersion, ServiceConfigRumor, ServiceFileRumor, ServiceHealth, ServiceRumor, ServiceState, SysInfo } from '../wire/index.js';
 import { ensureDir, writeFileAtomic } from './files.js';
 import { checkFileName } from './rules.js';
-import type { OutputSink, ProcessState, Timers } from './process/index.js';
-import { decideRunAs, describeHookResult, runHook, ServiceProcess, toSignal } from './process/index.js';
+import type { BindState } from './binds.js';
+import { bindStates } from './binds.js';
+import type { HealthCheckResult, OutputSink, ProcessState, RunAs, Timers } from './process/index.js';
+import {
+  decideRunAs,
+  describeHookResult,
+  HEALTH_CHECK_HOOK,
+  HealthChecker,
+  healthCheckTimeoutMs,
+  realTimers,
+  runHealthCheck,
+  runHook,
+  ServiceProcess,
+  toSignal,
+} from './process/index.js';
 import type { ServiceStatus } from './services-api.js';
 import type { ServiceSpec } from './spec.js';
-import { parseBind, serviceGroupOf, specName } from './spec.js';
+import { serviceGroupOf, specName } from './spec.js';
 import type { RenderContextInput, TemplateEngine } from './template/index.js';
 import {
   buildRenderContext,
@@ -119,6 +141,14 @@ export class Service {
   private mergedConfig: Record<string, unknown> = {};
   private lastErrorText: string | null = null;
   private health: ServiceHealth = 'unknown';
+  /** The last health check's hook output, for `…/health`; null before the first check. */
+  private healthOutput: { stdout: string; stderr: string } | null = null;
+  /** The health checks of the current run; null while the service is not started. */
+  private checker: HealthChecker | null = null;
+  /** The user hooks run as, decided once. */
+  private runAs: Promise<RunAs> | null = null;
+  /** What was last said about each bind (satisfied, or why not), to say it once per change. */
+  private readonly bindsSaid = new Map<string, string>();
   private lastPublished = '';
   private userTomlSeen: string | null = null;
   private stateEnteredMs: number | null = null;
@@ -181,6 +211,7 @@ export class Service {
   /** Stops the process (shutdown signal, then SIGKILL after the timeout, then `post-stop`). */
   async stop(): Promise<void> {
     await this.chain;
+    await this.stopHealthChecks();
     await this.process?.stop();
     this.publish();
   }
@@ -189,6 +220,7 @@ export class Service {
   async close(): Promise<void> {
     this.closed = true;
     await this.chain;
+    await this.stopHealthChecks();
     await this.process?.stop();
   }
 
@@ -224,6 +256,7 @@ export class Service {
       configVersion: this.appliedConfigVersion,
       files: this.fileVersions(),
       health: this.health,
+      healthCheckOutput: this.healthOutput,
       lastError: this.lastErrorText,
       healthCheckIntervalSec: this.spec.healthCheckIntervalSec,
       svcPath: this.opts.svcPath,
@@ -235,12 +268,27 @@ export class Service {
 
   private async pass(): Promise<void> {
     if (this.spec.desiredState === 'down') {
+      await this.stopHealthChecks();
       if (this.process && this.process.state !== 'down') await this.process.stop();
       this.publish();
       return;
     }
     await this.makeDirs();
     const ring = this.deps.ring;
+
+    // 0. Binds. A service that never started waits for all of them in strict mode (Habitat:
+    // "Waiting for service binds..."); otherwise an unsatisfied bind is only left out of `bind`.
+    const census = ring.census();
+    const binds = bindStates(this.spec.binds, this.pkg, census);
+    this.reportBinds(binds);
+    const unsatisfied = binds.flatMap((b) => (b.satisfied ? [] : [b]));
+    if (this.process === null && this.spec.bindingMode === 'strict' && unsatisfied.length > 0) {
+      const why = `waiting for service binds (binding mode strict): ${unsatisfied.map((b) => b.reason).join('; ')}`;
+      if (!this.lastErrorText?.startsWith('waiting for service binds')) this.deps.log.info('Waiting for service binds...', { binds: unsatisfied.map((b) => b.name).join(',') });
+      this.lastErrorText = why;
+      this.publish();
+      return;
+    }
 
     // 1. Config layers: default.toml < HAB_<PKGNAME> < user.toml < gossiped config.
     const userText = await readOptional(this.opts.userToml);
@@ -281,7 +329,7 @@ export class Service {
     }
 
     // 2. Templates: hooks, then config. Nothing acts on a pass that does not render.
-    const context = buildRenderContext(this.contextInput(cfg, ring.census()));
+    const context = buildRenderContext(this.contextInput(cfg, census, binds));
     // Most ring changes (a member's service rumor reporting its state, a member elsewhere) change
     // nothing this service renders from: skip the files and the process when everything it would
     // render from, and the gossiped files, are what the last good pass had. In a group of N
@@ -318,6 +366,8 @@ export class Service {
         await this.process?.restart(decision.reason);
       } else if (decision.action === 'reconfigure') {
         await this.runOneShotHook('reconfigure');
+        // As Habitat: a reconfigured service is checked at once.
+        this.checker?.checkNow();
       }
       if (filesChanged.length > 0) await this.runOneShotHook('file-updated');
     }
@@ -332,15 +382,11 @@ export class Service {
     this.publish();
   }
 
-  private contextInput(cfg: Record<string, unknown>, census: Census): RenderContextInput {
+  private contextInput(cfg: Record<string, unknown>, census: Census, states: readonly BindState[]): RenderContextInput {
     const ring = this.deps.ring;
+    // Satisfied binds only (reference §9): the others are absent from `bind`.
     const binds: Record<string, CensusGroup> = {};
-    for (const b of this.spec.binds) {
-      const bind = parseBind(b);
-      const bound = census.census_groups[bind.serviceGroup];
-      // A bind is satisfied when the bound group has a live member (reference §9).
-      if (bound && Object.values(bound.population).some((m) => m.alive || m.suspect)) binds[bind.name] = bound;
-    }
+    for (const b of states) if (b.satisfied) binds[b.name] = b.group;
     const sys = ring.sys();
     return {
       sys: {
@@ -364,6 +410,19 @@ export class Service {
       svc: census.census_groups[this.serviceGroup] ?? { service_group: this.serviceGroup, population: {}, local_member_id: ring.memberId },
       binds,
     };
+  }
+
+  /** One line per bind whenever it becomes satisfied, or unsatisfied for a new reason. */
+  private reportBinds(states: readonly BindState[]): void {
+    for (const b of states) {
+      const said = b.satisfied ? 'satisfied' : b.reason;
+      const before = this.bindsSaid.get(b.name);
+      if (before === said) continue;
+      this.bindsSaid.set(b.name, said);
+      if (b.satisfied) this.deps.log.info('bind satisfied', { bind: b.name, group: b.serviceGroup });
+      else if (before === 'satisfied') this.deps.log.warn(`bind no longer satisfied: ${b.reason}`);
+      else this.deps.log.info(`bind not satisfied: ${b.reason}`);
+    }
   }
 
   private async makeDirs(): Promise<void> {
@@ -397,7 +456,8 @@ export class Service {
     try {
       return await openBox1(payload, dir);
     } catch (err) {
-      if (err instanceof BoxOpenError && err.reason === 'missing-key') this.awaitingKey = true;
+      // A missing key (`hab svc key import`) or one others may read (`chmod 600`): retried every second.
+      if (err instanceof BoxOpenError && (err.reason === 'missing-key' || err.reason === 'unsafe-key')) this.awaitingKey = true;
       const reason = err instanceof Error ? err.message : String(err);
       return new MurmurError(err instanceof MurmurError ? err.code : 'INTERNAL', `cannot decrypt ${what}: ${reason}; ${keeping}`, { cause: err });
     }
@@ -487,9 +547,64 @@ export class Service {
           ...(this.opts.processTuning?.backoff ? { backoff: this.opts.processTuning.backoff } : {}),
         },
       );
-      this.process.onStateChange((state) => this.onProcessState(state));
+      this.process.onStateChange((state, previous) => this.onProcessState(state, previous));
     }
+    this.startHealthChecks();
     await this.process.start();
+  }
+
+  // ------------------------------------------------------------------------------ health
+
+  /** Starts this run's health checks: the first when the process comes up (or after one interval). */
+  private startHealthChecks(): void {
+    if (this.checker !== null || this.closed) return;
+    const intervalMs = this.spec.healthCheckIntervalSec * 1000;
+    const checker = new HealthChecker(
+      { timers: this.deps.timers ?? realTimers, random: this.deps.random, log: this.deps.log },
+      { intervalMs, check: (signal) => this.checkHealth(signal, intervalMs), onResult: (result) => this.onHealth(checker, result) },
+    );
+    this.checker = checker;
+    checker.start();
+  }
+
+  /** Stops the health checks (the service stops): health is unknown until it runs again. */
+  private async stopHealthChecks(): Promise<void> {
+    const checker = this.checker;
+    this.checker = null;
+    await checker?.stop();
+    this.health = 'unknown';
+    this.healthOutput = null;
+  }
+
+  private async checkHealth(signal: AbortSignal, intervalMs: number): Promise<HealthCheckResult> {
+    const runAs = await this.hookUser();
+    return runHealthCheck({
+      hookPath: this.hookPath(HEALTH_CHECK_HOOK),
+      processUp: this.process?.state === 'up',
+      preamble: this.preamble,
+      cwd: this.opts.svcPath,
+      env: this.processEnv(),
+      ...(runAs.user ? { user: runAs.user } : {}),
+      logsDir: join(this.opts.svcPath, 'logs'),
+      timeoutMs: healthCheckTimeoutMs(intervalMs),
+      sink: this.deps.sink,
+      log: this.deps.log,
+      signal,
+    });
+  }
+
+  private onHealth(checker: HealthChecker, result: HealthCheckResult): void {
+    if (checker !== this.checker) return;
+    if (result.health !== this.health) this.deps.log.info(`health is ${result.health.toUpperCase()}`, { was: this.health.toUpperCase() });
+    this.health = result.health;
+    this.healthOutput = { stdout: result.stdout, stderr: result.stderr };
+    this.publish();
+  }
+
+  /** The user hooks run as (the package's, when this Supervisor is root and the user exists). */
+  private hookUser(): Promise<RunAs> {
+    this.runAs ??= decideRunAs(this.pkg.svcUser, this.pkg.svcGroup);
+    return this.runAs;
   }
 
   /**
@@ -520,8 +635,10 @@ export class Service {
     signal('SIGKILL');
   }
 
-  private onProcessState(state: ProcessState): void {
+  private onProcessState(state: ProcessState, previous: ProcessState): void {
     if (state === 'up') this.initialized = true;
+    // The health may have changed with the process: check now rather than at the next interval.
+    if (state === 'up' || previous === 'up') this.checker?.checkNow();
     this.stateEnteredMs = this.deps.wallNow();
     if (!this.closed) this.publish();
   }
@@ -540,7 +657,7 @@ export class Service {
     const path = this.hookPath(name);
     if (path === null) return;
     // As the service's user, like the hooks of its process (init, run, post-run, post-stop).
-    const runAs = await decideRunAs(this.pkg.svcUser, this.pkg.svcGroup);
+    const runAs = await this.hookUser();
     const result = await runHook({
       ...(runAs.user ? { user: runAs.user } : {}),
       name,

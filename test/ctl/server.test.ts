@@ -3,10 +3,12 @@
  * its calls: authentication comes first and refuses without touching anything, bodies are
  * checked, each route answers, and `MurmurError` codes become HTTP statuses.
  */
+import net from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { MurmurError, type LogFields, type Logger } from '../../src/core/index.js';
 import { CtlGateway, MAX_CTL_BODY_BYTES, type CtlSupervisor } from '../../src/ctl/index.js';
 import type { Published, SupervisorStatus } from '../../src/sup/index.js';
+import { startHttpServer } from '../../src/net/index.js';
 
 const SECRET = 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=';
 const ID = 'a'.repeat(32);
@@ -281,6 +283,57 @@ describe('lifecycle', () => {
       await expect(gateway().gw.start(addr)).rejects.toThrow(/control gateway on 127\.0\.0\.1:\d+: EADDRINUSE.*--listen-ctl/);
     } finally {
       await first.stop();
+    }
+  });
+});
+
+describe('a client that goes away mid-body', () => {
+  /** Every line logged, with its level. */
+  function levelLog(): Logger & { lines: [string, string, LogFields | undefined][] } {
+    const lines: [string, string, LogFields | undefined][] = [];
+    const at = (level: string) => (msg: string, fields?: LogFields) => void lines.push([level, msg, fields]);
+    const log: Logger & { lines: typeof lines } = { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => log };
+    return log;
+  }
+
+  /** Sends the headers of a POST announcing 1000 bytes, 20 of them, then resets the connection. */
+  function abandonRequest(port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.write(
+          `POST /v1/config/apply HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${SECRET}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"service_group": "a`,
+          () => {
+            socket.resetAndDestroy();
+            resolve();
+          },
+        );
+      });
+      socket.once('error', reject);
+    });
+  }
+
+  test('is an info line ("client went away mid-request"), not an error, and publishes nothing', async () => {
+    for (const [how, listen] of [
+      ['the shared HTTP server (as hab sup run serves it)', (fetch: Parameters<typeof startHttpServer>[0], at: { host: string; port: number }) => startHttpServer(fetch, at)],
+      ['its own server', undefined],
+    ] as const) {
+      const sup = fakeSupervisor();
+      const log = levelLog();
+      const gw = new CtlGateway({ supervisor: sup, secret: SECRET, log, ...(listen ? { listen } : {}) });
+      const addr = await gw.start({ host: '127.0.0.1', port: 0 });
+      try {
+        await abandonRequest(addr.port);
+        // Wait, bounded, for the gateway to notice; no timing decides the outcome.
+        for (let i = 0; i < 200 && !log.lines.some(([, m]) => m === 'client went away mid-request'); i++) await new Promise((r) => setTimeout(r, 50));
+        expect(log.lines.filter(([, m]) => m === 'client went away mid-request').map(([level, , f]) => [level, f?.path]), how).toEqual([['info', '/v1/config/apply']]);
+        expect(log.lines.filter(([level]) => level === 'error'), how).toEqual([]);
+        expect(sup.calls).toEqual([]);
+        // The gateway still serves.
+        const res = await fetch(`http://127.0.0.1:${addr.port}/v1/sup/status`, { headers: auth });
+        expect(res.status).toBe(200);
+      } finally {
+        await gw.stop();
+      }
     }
   });
 });

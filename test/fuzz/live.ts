@@ -96,12 +96,11 @@ export async function startLiveSup(opts: { host: string; peers?: string[]; from?
 }
 
 /**
- * A line saying something went wrong inside: an `(ERROR)` line or an uncaught exception. Not a
- * control request whose client went away mid-body (`error=aborted`): the gateway logs that as an
- * error, but it is the client's doing (docs/security.md, "Fuzzing").
+ * A line saying something went wrong inside: an `(ERROR)` line or an uncaught exception. (A
+ * control request whose client went away mid-body is an info line, `client went away
+ * mid-request`: the client's doing, not a finding.)
  */
 export function isErrorLine(line: string): boolean {
-  if (/\(ERROR\): control request failed .*error=aborted$/.test(line)) return false;
   return /\(ERROR\)|Uncaught|uncaught|unhandled|FATAL|RangeError|TypeError/.test(line);
 }
 

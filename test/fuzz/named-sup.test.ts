@@ -189,7 +189,7 @@ describe('gateway views', () => {
 
   test('the views still show a change at once; a gossiped config nested past 1000 levels is shown as unparsable, not a 500 (found by fuzzing)', async () => {
     const c = core();
-    const app = httpGateway({ supervisor: () => ({ core: c, node: { counters: { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, decodeErrors: 0, openErrors: 0, ignored: 0 } } }) });
+    const app = httpGateway({ supervisor: () => ({ core: c, node: { counters: { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, decodeErrors: 0, openErrors: 0, ignored: 0, joinsRefused: 0, addressesRefused: 0 } } }) });
     expect((await (await app.request('/census')).json()) as object).toMatchObject({ census_groups: {} });
     c.publish({ kind: 'service-config', group: 'deep.x', version: 1, encrypted: false, config: new TextEncoder().encode(`${'a.'.repeat(20_000)}b = 1`), from: '' }, 1);
     const census = await app.request('/census');

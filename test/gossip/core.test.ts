@@ -358,3 +358,127 @@ describe('the broadcast tree', () => {
     expect(out.every((p) => p.packet.type === 'push' && p.packet.span === undefined)).toBe(true);
   });
 });
+
+describe('joins are bounded (a 50-byte join costs an encoding of the whole store)', () => {
+  /** A join from member `n` (its own id and address), as it arrives over a stream. */
+  const joinId = (n: number): string => n.toString(16).padStart(32, '0');
+  const joinFrom = (n: number): [string, Packet] => [`10.1.${n >> 8}.${n & 255}:40000`, { type: 'join', member: { ...info(joinId(n)), address: `10.1.${n >> 8}.${n & 255}` } }];
+  const stateSends = (effects: Effect[]) => sends(effects).filter((s) => s.packet.type === 'state');
+  const refusals = (effects: Effect[]) => events(effects).flatMap((e) => (e.type === 'packet-ignored' && e.code !== undefined ? [e.code] : []));
+  const small = { ...lanPreset, joinAnswerBurst: 3, joinAnswerRate: 2, joinAnswerRepeatMs: 5000 };
+
+  test('the defaults answer 100 members joining one seed at once, each with the whole state', () => {
+    const core = coreWith([member(A, 0, 'alive')]);
+    let answered = 0;
+    for (let n = 1; n <= 100; n++) {
+      const out = core.handlePacket(...joinFrom(n), n * 10, 'stream');
+      expect(refusals(out)).toEqual([]);
+      answered += stateSends(out).length;
+    }
+    expect(answered).toBe(100);
+    expect(core.liveCount).toBe(102);
+  });
+
+  test('joins over the burst are refused whole (nothing stored, nothing sent) and counted; answered again once the bucket refills', () => {
+    const core = coreWith([member(A, 0, 'alive')], 1, small);
+    for (let n = 1; n <= 3; n++) expect(stateSends(core.handlePacket(...joinFrom(n), 0, 'stream'))).toHaveLength(1);
+    const over = core.handlePacket(...joinFrom(4), 0, 'stream');
+    expect(sends(over)).toEqual([]);
+    expect(refusals(over)).toEqual(['join-rate-limit']);
+    expect(core.member(joinId(4))).toBeUndefined();
+    // 2 a second: half a second later one answer is due; the joiner's retry gets it.
+    expect(refusals(core.handlePacket(...joinFrom(4), 499, 'stream'))).toEqual(['join-rate-limit']);
+    const retried = core.handlePacket(...joinFrom(4), 500, 'stream');
+    expect(stateSends(retried)).toHaveLength(1);
+    expect(core.member(joinId(4))?.health).toBe('alive');
+  });
+
+  test('a joiner that asks again within joinAnswerRepeatMs costs one state, whether by its id or by the address it names', () => {
+    const core = coreWith([member(A, 0, 'alive')], 1, small);
+    expect(stateSends(core.handlePacket(...joinFrom(1), 0, 'stream'))).toHaveLength(1);
+    expect(refusals(core.handlePacket(...joinFrom(1), 2000, 'stream'))).toEqual(['join-answered-recently']);
+    // Another id naming the same address: the address is not sent another state either.
+    const [from, join] = joinFrom(1);
+    const sameAddress: Packet = { type: 'join', member: { ...(join.type === 'join' ? join.member : info(D)), id: D } };
+    expect(refusals(core.handlePacket(from, sameAddress, 3000, 'stream'))).toEqual(['join-answered-recently']);
+    expect(core.member(D)).toBeUndefined();
+    // After the window, the same joiner is answered again (a restarted member, a state lost on the way).
+    expect(stateSends(core.handlePacket(...joinFrom(1), 5000, 'stream'))).toHaveLength(1);
+  });
+
+  test('a flood of joins with new ids answers at most burst + rate × time, and the store grows by those alone', () => {
+    const core = coreWith([member(A, 0, 'alive')]);
+    const before = core.store.size;
+    let answered = 0;
+    let refused = 0;
+    // 10 000 joins over 10 s, each from a new id at a new address.
+    for (let n = 1; n <= 10_000; n++) {
+      const out = core.handlePacket(...joinFrom(n), n, 'stream');
+      answered += stateSends(out).length;
+      refused += refusals(out).length;
+    }
+    expect(answered).toBeLessThanOrEqual(lanPreset.joinAnswerBurst + lanPreset.joinAnswerRate * 10);
+    expect(answered + refused).toBe(10_000);
+    expect(core.store.size - before).toBe(answered);
+  });
+
+  test('the shell counts refused joins apart (joinsRefused) and among ignored packets', () => {
+    const core = coreWith([member(A, 0, 'alive')], 1, small);
+    const node = new GossipNode({ clock: { now: () => 0 }, transport: { send: () => {} }, timers: { at: () => {} } }, core);
+    for (let n = 1; n <= 5; n++) node.receivePacket(...joinFrom(n), 'stream');
+    node.receivePacket(...joinFrom(1), 'stream');
+    expect(node.counters).toMatchObject({ joinsRefused: 3, ignored: 3, addressesRefused: 0 });
+  });
+});
+
+describe('member addresses are IP literals (host names are never resolved for a gossiped record)', () => {
+  const at = (id: string, address: string, health: MemberRumor['health'] = 'alive'): MemberRumor => ({ kind: 'member', member: { ...info(id), address }, health, from: '' });
+  const codes = (effects: Effect[]) => events(effects).flatMap((e) => (e.type === 'packet-ignored' ? [e.code] : []));
+
+  test('a record naming a host name is refused and counted; the other rumors of the packet are taken', () => {
+    const core = coreWith([member(A, 0, 'alive')]);
+    const node = new GossipNode({ clock: { now: () => 0 }, transport: { send: () => {} }, timers: { at: () => {} } }, core);
+    for (const address of ['evil.example', 'localhost', '', 'fe80::1%eth0', '[::1]', '10.0.0.1:9638', '010.0.0.1']) {
+      node.receivePacket(addr(A), push([at(D, address), at(E, '10.0.0.9')]));
+      expect(core.member(D), address).toBeUndefined();
+    }
+    expect(core.member(E)?.member.address).toBe('10.0.0.9');
+    expect(node.counters.addressesRefused).toBe(7);
+  });
+
+  test('IPv4 and IPv6 literals are taken, and sent to as they are', () => {
+    for (const address of ['10.0.0.9', '2001:db8::9', '::ffff:10.0.0.9']) {
+      const core = coreWith([member(A, 0, 'alive')]);
+      expect(codes(core.handlePacket(addr(A), push([at(D, address)]), 0))).toEqual([]);
+      expect(core.member(D)?.member.address).toBe(address);
+    }
+    const core = coreWith([]);
+    core.handlePacket(addr(A), push([at(D, '2001:db8::9')]), 0);
+    const probe = sends(core.handleTimer({ kind: 'probe-tick' }, 1000)).find((s) => s.packet.type === 'ping');
+    expect(probe?.to).toBe('[2001:db8::9]:9638');
+  });
+
+  test('an accusation about a member at a host name changes nothing, even about this member', () => {
+    const core = coreWith([member(A, 0, 'alive')]);
+    const out = core.handlePacket(addr(A), push([at(A, 'evil.example', 'confirmed'), at(SELF, 'evil.example', 'suspect')]), 0);
+    expect(core.member(A)?.health).toBe('alive');
+    expect(core.incarnation).toBe(0);
+    expect(codes(out)).toEqual(['address-not-ip', 'address-not-ip']);
+  });
+
+  test('a join naming a host name gets nothing; one naming no address (or 0.0.0.0) takes the sender\'s', () => {
+    const core = coreWith([member(A, 0, 'alive')]);
+    const out = core.handlePacket('10.9.9.9:40000', { type: 'join', member: { ...info(D), address: 'joiner.example' } }, 0, 'stream');
+    expect(sends(out)).toEqual([]);
+    expect(codes(out)).toEqual(['address-not-ip']);
+    expect(core.member(D)).toBeUndefined();
+    const state = sends(core.handlePacket('10.9.9.9:40000', { type: 'join', member: { ...info(E), address: '' } }, 0, 'stream')).find((s) => s.packet.type === 'state');
+    expect(state?.to).toBe('10.9.9.9:9638');
+  });
+
+  test('records restored from disk with host names are dropped', () => {
+    const core = new GossipCore({ random: seededRandom(3) }, { self: info(SELF, 0, '10.0.0.102'), options: lanPreset, restored: [at(A, 'old-host.example'), at(B, '10.0.0.2')] });
+    expect(core.member(A)).toBeUndefined();
+    expect(core.member(B)?.member.address).toBe('10.0.0.2');
+  });
+});

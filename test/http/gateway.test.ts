@@ -141,7 +141,7 @@ describe('GET /metrics', () => {
 
   test('two gateways in one process keep their metrics apart', async () => {
     const core = new GossipCore({ random: seededRandom(1) }, { self: info('e'.repeat(32)), options: localTestPreset, announce: false });
-    const counters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, decodeErrors: 0, openErrors: 7, ignored: 0 };
+    const counters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, decodeErrors: 0, openErrors: 7, ignored: 0, joinsRefused: 3, addressesRefused: 2 };
     const one = createGatewayMetrics({ supervisor: () => ({ core, node: { counters } }) });
     const two = createGatewayMetrics({ supervisor: () => ({ core, node: { counters: { ...counters, openErrors: 0 } } }) });
     one.observeProbeRtt(3);
@@ -160,6 +160,8 @@ describe('GET /metrics', () => {
     expect(sample(textTwo, 'hab_butterfly_probe_rtt_seconds_count')).toBe(0);
     expect(sample(textOne, 'hab_butterfly_open_errors_total')).toBe(7);
     expect(sample(textTwo, 'hab_butterfly_open_errors_total')).toBe(0);
+    expect(sample(textOne, 'hab_butterfly_joins_refused_total')).toBe(3);
+    expect(sample(textOne, 'hab_butterfly_addresses_refused_total')).toBe(2);
   });
 });
 

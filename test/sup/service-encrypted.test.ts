@@ -7,7 +7,7 @@
  *
  * The ring is an in-memory stand-in holding the group's config and files, as in service.test.ts.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { chmod, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { seededRandom, type LogFields, type Logger } from '../../src/core/index.js';
@@ -192,5 +192,46 @@ describe('a member without the keys', () => {
     await s.update();
     expect(await appConf(svcPath)).toBe('port=2\n');
     expect(s.status()).toMatchObject({ configVersion: 2, lastError: null });
+  });
+});
+
+describe('a member whose service secret key others may read', () => {
+  test('does not use it: lastError names the file, its mode and chmod 600, logged once; after chmod the tick applies the config', async () => {
+    await trustMember();
+    const keyFile = join(memberKeys, 'svc.prod@acme-20240101120000.box.key');
+    await chmod(keyFile, 0o640);
+    const { service: s, ring, svcPath, logs } = await startService();
+    await applyEncrypted(ring, 2, `port = 2\npassword = "${SECRET}"\n`);
+    for (let i = 0; i < 3; i++) await s.update();
+    expect(await appConf(svcPath)).toBe('port=1\n');
+    expect(s.status().configVersion).toBe(0);
+    const lastError = s.status().lastError ?? '';
+    expect(lastError).toContain(
+      `cannot decrypt encrypted config version 2: cannot use key svc.prod@acme-20240101120000: the secret encryption key ${keyFile} is readable or writable by other users (mode 640)`,
+    );
+    expect(lastError).toContain(`chmod 600 ${keyFile}`);
+    expect(lastError).toMatch(/keeping the current config$/);
+    expect(lastError).not.toContain(formatKeyText(service.secret).split('\n')[3]);
+    expect(logs.filter((l) => l.includes('cannot decrypt'))).toHaveLength(1);
+
+    // As for a missing key, the manager's tick retries: chmod is all it takes.
+    await chmod(keyFile, 0o600);
+    await s.retryEncrypted();
+    expect(await appConf(svcPath)).toBe('port=2\n');
+    expect(s.status()).toMatchObject({ configVersion: 2, lastError: null });
+    expectNoPlaintext(logs, ring, s);
+  });
+
+  test('an encrypted file is not written with it either', async () => {
+    await trustMember();
+    const keyFile = join(memberKeys, 'svc.prod@acme-20240101120000.box.key');
+    await chmod(keyFile, 0o604);
+    const { service: s, ring, svcPath } = await startService();
+    await uploadEncrypted(ring, 'tls.key', 1, `${SECRET}\n`);
+    await s.update();
+    await expect(readFile(join(svcPath, 'files', 'tls.key'))).rejects.toThrow();
+    expect(s.status().files).toEqual([]);
+    expect(s.status().lastError).toContain(`(mode 604)`);
+    expect(s.status().lastError).toContain(`chmod 600 ${keyFile}`);
   });
 });
