@@ -29,7 +29,7 @@ function rotation(ctl: CtlApi): Required<Pick<CtlApi, 'ringKeyInstall' | 'ringKe
 }
 
 function formatKeyLine(k: RingKeyJson): string {
-  return `${k.name}-${k.revision}  ${k.id ?? '--------'}  ${k.state.padEnd(9)}  ${k.holders}/${k.live} live members\n`;
+  return `${k.name}-${k.revision}  ${k.id ?? '--------'}  ${k.state.padEnd(9)}  ${k.holders}/${k.live} live members, ${k.sealers} sealing\n`;
 }
 
 export function addRingCommands(program: Command, deps: CliDeps): void {

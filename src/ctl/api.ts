@@ -160,6 +160,8 @@ export interface RingKeyJson {
   id: string | null;
   state: 'primary' | 'installed' | 'removed' | 'absent';
   holders: number;
+  /** Live members, this one included, that report sealing with it (`remove` waits for 0). */
+  sealers: number;
   live: number;
 }
 

@@ -86,7 +86,7 @@ export interface RingKeysApi {
 }
 
 function toRingKeyJson(s: RingKeyStatus): RingKeyJson {
-  return { name: s.name, revision: s.revision, id: s.id ?? null, state: s.state, holders: s.holders, live: s.live };
+  return { name: s.name, revision: s.revision, id: s.id ?? null, state: s.state, holders: s.holders, sealers: s.sealers, live: s.live };
 }
 
 export interface CtlGatewayDeps {

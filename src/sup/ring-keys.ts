@@ -53,6 +53,8 @@ export interface RingKeyStatus {
   state: RingKeyState | 'absent';
   /** Live (alive or suspect) members, this one included, that report holding the key. */
   holders: number;
+  /** Live members, this one included, that report sealing with the key. */
+  sealers: number;
   /** Live members, this one included. */
   live: number;
 }
@@ -134,6 +136,14 @@ export class RingKeys {
     const held = this.command(nameRevision);
     if (!this.keyring.has(nameRevision) && held === undefined) {
       throw new MurmurError('NOT_FOUND', `ring key ${nameRevision} is not held by this Supervisor (it holds ${this.heldLabels()})`);
+    }
+    // As Serf refuses: a member still sealing with the key would be cut off by its removal.
+    const sealers = this.sealers(nameRevision);
+    if (held?.state !== 'removed' && sealers.length > 0) {
+      throw new MurmurError(
+        'CONFLICT',
+        `cannot remove ring key ${nameRevision}: ${sealers.length} live member${sealers.length > 1 ? 's' : ''} still seal${sealers.length > 1 ? '' : 's'} with it (${sealers.map((id) => id.slice(0, 8)).join(', ')}); wait until hab ring key list shows 0 sealing with it`,
+      );
     }
     if (held?.state !== 'removed') {
       const dash = nameRevision.lastIndexOf('-');
@@ -229,6 +239,16 @@ export class RingKeys {
    * Whether this member holds the ring's key `nameRevision`: its keyring has it, with the bytes of
    * the ring's command for it (when there is one; a key the ring was started with has none).
    */
+  /** Live members other than this one whose report says they seal with `nameRevision`. */
+  private sealers(nameRevision: string): MemberId[] {
+    const out: MemberId[] = [];
+    for (const m of this.ring.core.members()) {
+      if (m.member.id === this.ring.id || (m.health !== 'alive' && m.health !== 'suspect')) continue;
+      if (this.rumor(m.member.id, nameRevision)?.state === 'primary') out.push(m.member.id);
+    }
+    return out;
+  }
+
   private holds(nameRevision: string): boolean {
     const mine = this.keyring.get(nameRevision);
     if (mine === undefined) return false;
@@ -254,14 +274,16 @@ export class RingKeys {
       info === undefined ? (this.command(nameRevision)?.state === 'removed' ? 'removed' : 'absent') : primary?.id === info.id ? 'primary' : 'installed';
     let live = 0;
     let holders = 0;
+    let sealers = 0;
     for (const m of this.ring.core.members()) {
       if (m.health !== 'alive' && m.health !== 'suspect') continue;
       live++;
       const held = m.member.id === this.ring.id ? (this.holds(nameRevision) ? state : undefined) : this.rumor(m.member.id, nameRevision)?.state;
       if (held === 'installed' || held === 'primary') holders++;
+      if (held === 'primary') sealers++;
     }
     const dash = nameRevision.lastIndexOf('-');
-    return { name: nameRevision.slice(0, dash), revision: nameRevision.slice(dash + 1), id: info?.id, state, holders, live };
+    return { name: nameRevision.slice(0, dash), revision: nameRevision.slice(dash + 1), id: info?.id, state, holders, sealers, live };
   }
 
   private rumors(): RingKeyRumor[] {

@@ -40,6 +40,7 @@ interface Listed {
   state: string;
   holders: number;
   live: number;
+  sealers: number;
 }
 
 function keysOf(fsRoot: string): string {
@@ -57,9 +58,9 @@ async function list(sup: Sup): Promise<Record<string, Listed>> {
   if (r.code !== 0) throw new Error(`hab ring key list on ${sup.host} exited ${r.code}: ${r.stderr}`);
   const out: Record<string, Listed> = {};
   for (const line of r.stdout.split('\n').filter((l) => l !== '')) {
-    const m = /^(\S+) {2}(\S+) {2}(\S+)\s+(\d+)\/(\d+) live members$/.exec(line);
+    const m = /^(\S+) {2}(\S+) {2}(\S+)\s+(\d+)\/(\d+) live members, (\d+) sealing$/.exec(line);
     if (!m) throw new Error(`unexpected line of hab ring key list: ${JSON.stringify(line)}`);
-    out[m[1] as string] = { id: m[2] as string, state: m[3] as string, holders: Number(m[4]), live: Number(m[5]) };
+    out[m[1] as string] = { id: m[2] as string, state: m[3] as string, holders: Number(m[4]), live: Number(m[5]), sealers: Number(m[6]) };
   }
   return out;
 }
@@ -206,7 +207,7 @@ describe('a rotation from OLD to NEW', () => {
     fresh = await generate();
     const r = await ringKey(a, ['install', 'prod']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^Installing ring key ${fresh} {2}[0-9a-f]{8} {2}installed {2}[1-3]/3 live members\\n$`));
+    expect(r.stdout).toMatch(new RegExp(`^Installing ring key ${fresh} {2}[0-9a-f]{8} {2}installed {2}[1-3]/3 live members, 0 sealing\\n$`));
     for (const s of [a, b, c]) {
       await waitFor(`${s.host} to list ${fresh} held by 3 of 3`, async () => {
         const k = await list(s);
@@ -247,7 +248,7 @@ describe('a rotation from OLD to NEW', () => {
   test('use: every member seals with NEW, so a Supervisor holding only NEW joins and is seen alive by all', async () => {
     const r = await ringKey(c, ['use', fresh]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^Using ring key ${fresh} {2}[0-9a-f]{8} {2}primary {4}3/3 live members\\n$`));
+    expect(r.stdout).toMatch(new RegExp(`^Using ring key ${fresh} {2}[0-9a-f]{8} {2}primary {4}3/3 live members, [1-3] sealing\\n$`));
     const freshId = (await list(c))[fresh]?.id;
     await waitFor('A, B and C to seal with NEW', async () => {
       for (const s of [a, b, c]) if ((await sealing(s))[0] !== freshId) return false;
@@ -265,6 +266,8 @@ describe('a rotation from OLD to NEW', () => {
 
   test('remove: OLD is held by no member, and a Supervisor holding only OLD cannot join', async () => {
     const joined = n as Sup;
+    // While a member still reports sealing with OLD, remove is refused (as Serf refuses).
+    await waitFor(`B to list ${old} sealed with by none`, async () => (await list(b))[old]?.sealers === 0);
     const r = await ringKey(b, ['remove', old]);
     expect(r.code, r.stderr).toBe(0);
     const freshId = (await list(a))[fresh]?.id;

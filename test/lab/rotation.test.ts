@@ -36,6 +36,7 @@ interface Listed {
   state: string;
   holders: number;
   live: number;
+  sealers: number;
 }
 
 interface ServiceFileView {
@@ -71,9 +72,9 @@ describe.skipIf(!enabled)('ring key rotation on seven hosts under traffic', () =
   async function list(i: number): Promise<Record<string, Listed>> {
     const out: Record<string, Listed> = {};
     for (const line of (await ringKey(i, ['list'])).split('\n').filter((l) => l !== '')) {
-      const m = /^(\S+) {2}(\S+) {2}(\S+)\s+(\d+)\/(\d+) live members$/.exec(line);
+      const m = /^(\S+) {2}(\S+) {2}(\S+)\s+(\d+)\/(\d+) live members, (\d+) sealing$/.exec(line);
       if (!m) throw new Error(`unexpected line of hab ring key list: ${JSON.stringify(line)}`);
-      out[m[1] as string] = { id: m[2] as string, state: m[3] as string, holders: Number(m[4]), live: Number(m[5]) };
+      out[m[1] as string] = { id: m[2] as string, state: m[3] as string, holders: Number(m[4]), live: Number(m[5]), sealers: Number(m[6]) };
     }
     return out;
   }
@@ -191,6 +192,7 @@ describe.skipIf(!enabled)('ring key rotation on seven hosts under traffic', () =
     expect(await ringKey(4, ['use', newKey])).toMatch(new RegExp(`^Using ring key ${newKey} .* primary +7/7 live members`));
     await waitFor('every host to seal with NEW', async () => (await mapLimit(RING, 7, sealing)).every((ids) => ids[0] === newId), 30_000, 100);
     const tUsed = monoMs();
+    await waitFor('host 7 to list OLD sealed with by none', async () => (await list(7))[oldKey]?.sealers === 0, 30_000, 100);
     expect(await ringKey(7, ['remove', oldKey])).toMatch(new RegExp(`^Removing ring key ${oldKey} .* removed`));
     await waitFor('every host to hold NEW only', async () => (await mapLimit(RING, 7, sealing)).every((ids) => ids.length === 1 && ids[0] === newId), 30_000, 100);
     const tDone = monoMs();

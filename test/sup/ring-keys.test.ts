@@ -117,6 +117,19 @@ describe('hab ring key use and remove', () => {
   });
 });
 
+describe('hab ring key remove while a member still seals with the key', () => {
+  test('is refused, naming how many still seal with it, until their reports say another key is primary', () => {
+    // SELF already seals with NEW; A has switched, B has not reported the switch yet.
+    const m = member3([NEW, OLD], [command(OLD, 1, 'installed'), command(NEW, 2, 'installed'), command(NEW, 3, 'primary'), report(A, OLD, 'installed', 2), report(B, OLD, 'primary')]);
+    m.ringKeys.reconcile();
+    expect(codeOf(() => m.ringKeys.remove('prod-20260101000000'))).toMatch(/^CONFLICT: cannot remove ring key prod-20260101000000: 1 live member still seals with it \(bbbbbbbb\)/);
+    expect(m.keyring.has('prod-20260101000000')).toBe(true);
+    m.deliver(report(B, OLD, 'installed', 2));
+    expect(m.ringKeys.remove('prod-20260101000000')).toMatchObject({ state: 'removed' });
+    expect(m.keyring.has('prod-20260101000000')).toBe(false);
+  });
+});
+
 describe('a Supervisor restarted with every revision of the ring key', () => {
   // `hab sup run --ring prod` loads the newest revision first (it seals) and the older ones.
   test('mid-rotation (installed, not used) it seals with the key the ring uses', () => {
