@@ -10,7 +10,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { MurmurError } from '../core/index.js';
 import type { RingKeyJson, RingKeyResponse } from '../ctl/api.js';
 import type { CtlApi } from '../ctl/client.js';
-import { exportRingKey, formatKeyText, generateRingKey, importKey, keyCachePath, keyFileName, latestRingKey, readKeyFile, RING_KEY_HEADER } from '../crypto/index.js';
+import { exportRingKey, formatKeyText, generateRingKey, importKey, keyCachePath, keyFileName, latestRingKey, readSecretKeyFile, RING_KEY_HEADER } from '../crypto/index.js';
 import type { CliDeps } from './deps.js';
 import { connect, REMOTE_SUP_FLAGS, REMOTE_SUP_HELP } from './remote.js';
 
@@ -65,7 +65,7 @@ export function addRingCommands(program: Command, deps: CliDeps): void {
     .action(async (name, opts) => {
       const dir = keyCachePath(deps.env);
       const full = NAME_REVISION.exec(name);
-      const file = full ? await readKeyFile(join(dir, keyFileName({ header: RING_KEY_HEADER, name: full[1] ?? '', revision: full[2] ?? '' })), RING_KEY_HEADER) : await latestRingKey(dir, name);
+      const file = full ? await readSecretKeyFile(join(dir, keyFileName({ header: RING_KEY_HEADER, name: full[1] ?? '', revision: full[2] ?? '' })), RING_KEY_HEADER) : await latestRingKey(dir, name);
       const ctl = rotation(await connect(deps, opts.remoteSup));
       const done = await ctl.ringKeyInstall(formatKeyText(file));
       for (const k of done.keys) deps.stdout(`Installing ring key ${formatKeyLine(k)}`);

@@ -143,7 +143,7 @@ export async function latestRingKey(dir: string, name: string): Promise<RingKeyF
     );
   }
   const file = path.join(dir, keyFileName({ header: RING_KEY_HEADER, name, revision }));
-  const key = await readKeyFile(file, RING_KEY_HEADER);
+  const key = await readSecretKeyFile(file, RING_KEY_HEADER);
   if (key.name !== name || key.revision !== revision) {
     throw new MurmurError(
       'BAD_INPUT',

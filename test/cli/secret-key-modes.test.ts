@@ -102,3 +102,21 @@ describe('hab pkg build with an origin secret key that others may read', () => {
     expect(exported.stderr).toContain(`chmod 600 ${secret.path}`);
   });
 });
+
+describe('hab ring key install and export with a ring key that others may read', () => {
+  test('stop with exit 2 naming the file, its mode and chmod 600; nothing is sent or printed', async () => {
+    expect((await run(['ring', 'key', 'generate', 'prod'])).code).toBe(0);
+    const [file] = (await readdir(keys)).filter((f) => f.endsWith('.sym.key'));
+    const keyPath = path.join(keys, file as string);
+    const revision = /^prod-(\d{14})\.sym\.key$/.exec(file as string)?.[1] as string;
+    await chmod(keyPath, 0o604);
+    for (const args of [['install', 'prod'], ['install', `prod-${revision}`], ['export', 'prod']]) {
+      const r = await run(['ring', 'key', ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain(`${keyPath} is readable or writable by other users (mode 604)`);
+      expect(r.stderr).toContain(`chmod 600 ${keyPath}`);
+      expect(r.stdout).toBe('');
+      expect(r.sent).toEqual([]);
+    }
+  });
+});
