@@ -10,11 +10,14 @@
  *   npm run bench:serf -- --loss-run            # adds 5 minutes per system at 10 % loss, N = 10
  *   npm run bench:serf -- --write-docs          # also writes the section into docs/benchmarks.md
  *   npm run bench:serf -- --keep-logs DIR       # keeps every member's log (DIR/n<N>/host<i>-*.log)
+ *   npm run bench:serf -- --nice 0              # members at the benchmark's priority (default: nice 5)
  *   npm run bench:serf -- --systems serf --reps 1 --kills 1 --idle-seconds 5   # one system, short
  *
  * What is measured, for each system at each N (murmur: `MURMUR_GOSSIP_PRESET=lan`, default
  * timings; Serf: Debian's `serf agent`, lan profile). Every time is taken in the root namespace on
- * the monotonic clock, when a member's log line reaches this process through its pipe.
+ * the monotonic clock, when a member's log line reaches this process through its pipe. Members of
+ * both systems run at `nice 5` (`--nice`), so that this process, at 0, reads each line as it is
+ * written rather than when 100 busy members leave it a turn on two cores.
  * - Join: hosts 2..N start first, told host 1 as their peer (murmur `--peer`, Serf `-retry-join`
  *   with `-retry-interval 2s`, murmur's own retry interval while alone); host 1 starts last.
  *   From host 1 ready to every member holding every other member alive (murmur `member joined` /
@@ -59,6 +62,8 @@ interface Options {
   systems: SystemName[];
   /** Where to copy every member's log before a lab goes (`--keep-logs DIR`). */
   keepLogs: string | undefined;
+  /** The `nice` level of every member process (`--nice N`), so that this process reads their lines as they are written. */
+  nice: number;
 }
 
 type SystemName = 'murmur' | 'serf';
@@ -84,6 +89,7 @@ function parseArgs(argv: string[]): Options {
     writeDocs: has('--write-docs'),
     systems,
     keepLogs: value('--keep-logs'),
+    nice: Number(value('--nice') ?? 5),
   };
 }
 
@@ -518,7 +524,7 @@ function report(results: Result[], losses: LossResult[], opts: Options, command:
     '',
   );
   out.push(
-    'How it is measured (details in the header of `bench/serf-vs-murmur.ts`): every time is taken in the root namespace on the monotonic clock, when a member\'s log line reaches the benchmark through its pipe.',
+    `How it is measured (details in the header of \`bench/serf-vs-murmur.ts\`): every time is taken in the root namespace on the monotonic clock, when a member's log line reaches the benchmark through its pipe. Members of both systems run at \`nice ${opts.nice}\` and the benchmark at 0, so that it reads each line as it is written.`,
     '',
     '- **Join**: hosts 2..N start first with host 1 as their peer (murmur `--peer`, Serf `-retry-join` with `-retry-interval 2s`, the interval at which a lone Supervisor retries its peers); host 1 starts last. From host 1 ready until every member holds every other alive (murmur `member joined`/`member alive` lines, Serf `EventMemberJoin`), checked afterwards through `/butterfly` and `serf members`. The CPU row is the CPU time of all member processes over that interval.',
     '- **Dissemination**: `murmur config apply` through host 1\'s control gateway against `serf event -coalesce=false` on host 1; from the origin taking it to 50/90/100 % of the other members taking it (murmur: the Supervisor\'s `config received` line; Serf: `Received event: user-event`). Median over the repetitions.',
@@ -600,7 +606,7 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   const losses: LossResult[] = [];
   for (const n of opts.sizes) {
-    const lab = await Lab.create({ hosts: n, log: say });
+    const lab = await Lab.create({ hosts: n, log: say, nice: opts.nice });
     try {
       for (const make of systems) results.push(await measure(lab, make(), opts));
     } finally {
@@ -609,7 +615,7 @@ async function main(): Promise<void> {
     }
   }
   if (opts.lossRun) {
-    const lab = await Lab.create({ hosts: 10, log: say });
+    const lab = await Lab.create({ hosts: 10, log: say, nice: opts.nice });
     try {
       for (const make of systems) losses.push(await lossRun(lab, make(), opts.lossSeconds));
     } finally {

@@ -485,6 +485,12 @@ export interface LabOptions {
   persistent?: boolean;
   /** Called with progress lines. */
   log?: (line: string) => void;
+  /**
+   * Run every process the lab starts at this `nice` level (`nice -n N`), so that the observer (the
+   * test or benchmark reading their output) is scheduled first and takes each line's time when it
+   * is written, not when two busy cores get round to it. @default 0
+   */
+  nice?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -495,6 +501,8 @@ export class Lab {
   private readonly sups = new Map<number, LabSupervisor>();
   private destroyed = false;
   private readonly log: (line: string) => void;
+  /** `LabOptions.nice`. */
+  nice = 0;
 
   private constructor(
     readonly state: LabState,
@@ -581,6 +589,7 @@ export class Lab {
     // The state file first, so that a crash halfway through can still be cleaned up.
     writeState(state);
     const lab = new Lab(state, log);
+    lab.nice = opts.nice ?? 0;
     if (!state.persistent) {
       installExitHooks();
       live.add(lab);
@@ -634,7 +643,8 @@ export class Lab {
   /** `ip netns exec <ns> cmd args…` for host i, tracked for teardown. Output goes to `logFile` and to `lines`. */
   spawn(i: number, name: string, cmd: string, args: readonly string[], opts: { env?: Record<string, string>; logFile?: string } = {}): LabProcess {
     const spawnOpts: SpawnOptions = { cwd: REPO_ROOT, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] };
-    const child = spawn('ip', ['netns', 'exec', this.ns(i), cmd, ...args], spawnOpts);
+    const command = this.nice > 0 ? ['nice', '-n', String(this.nice), cmd, ...args] : [cmd, ...args];
+    const child = spawn('ip', ['netns', 'exec', this.ns(i), ...command], spawnOpts);
     const proc = new LabProcess(i, name, child, opts.logFile, monoMs());
     child.stdin?.on('error', () => undefined);
     const list = this.procs.get(i) ?? [];
