@@ -5,10 +5,19 @@
  * store on every call and never patches a previous one (STYLE §6), so it cannot drift from the
  * rumors it is made of.
  *
- * What is not ours yet: elections. Every group reports `election_status: "None"`,
- * `leader_id: null` and `leader`/`follower` false until the election rumors are read here.
+ * Elections are read through `election/view.ts`, the view the election engine itself acts on: a
+ * group's `election_status`, `leader_id` and its members' `leader`, `follower` and
+ * `election_is_*` come from its election rumors and this member's view of the roster's health
+ * (Habitat `census.rs`: the leader only when the election is finished). Update elections
+ * (`update_*`) are not run yet and stay `None`/`false`.
  *
  * Where we differ from Habitat on purpose:
+ * - A finished election whose roster has lost quorum in this member's view reports
+ *   `ElectionNoQuorum` and no leader: the leader of a cut-off minority steps down without a
+ *   rumor being sent. While an election runs to replace a live leader (to re-elect it, or one
+ *   that a minority started and cannot finish), the finished election is still reported.
+ * - `last_election_counter` counts both of a group's election rumors (finished and running).
+ * - A member that is not in the group (it only reads it, through a bind) sees the same.
  * - `last_*_counter` are the numbers of rumors of that kind in the store (tombstones not
  *   counted), not Habitat's monotonic update counters: a pure view of the store has no memory of
  *   past updates. They change whenever a rumor of that kind arrives or leaves, not when one is
@@ -22,7 +31,9 @@
  *   `error`.
  */
 import type { MemberId } from '../core/index.js';
-import type { Health, MemberRumor, ServiceConfigRumor, ServiceFileRumor, ServiceHealth, ServiceRumor, ServiceState, SysInfo } from '../wire/index.js';
+import type { ElectionView, GroupService } from '../election/index.js';
+import { isLive, viewElections } from '../election/index.js';
+import type { ElectionRumor, Health, MemberRumor, ServiceConfigRumor, ServiceFileRumor, ServiceHealth, ServiceRumor, ServiceState, SysInfo } from '../wire/index.js';
 import { parse as parseToml } from 'smol-toml';
 import type { RumorSource } from './counts.js';
 import { countRumors } from './counts.js';
@@ -139,9 +150,22 @@ export interface Census {
 
 interface GroupRumors {
   services: ServiceRumor[];
+  /** Members whose service rumor in the group a tombstone removed. */
+  removed: Set<MemberId>;
   config: ServiceConfigRumor | undefined;
   files: ServiceFileRumor[];
+  /** The finished election and the running one (`gossip/rumor.ts: electionSlot`). */
+  finished: ElectionRumor | undefined;
+  running: ElectionRumor | undefined;
 }
+
+/** Habitat's names for the election states. */
+const CENSUS_STATUS: Record<ElectionView['status'], CensusElectionStatus> = {
+  none: 'None',
+  running: 'ElectionInProgress',
+  'no-quorum': 'ElectionNoQuorum',
+  finished: 'ElectionFinished',
+};
 
 /**
  * The census of the rumors `core` holds, as seen by `localMemberId`. Pure: reads the store, keeps
@@ -151,10 +175,11 @@ interface GroupRumors {
 export function buildCensus(core: RumorSource, localMemberId: MemberId): Census {
   const members = new Map<MemberId, MemberRumor>();
   const departures = new Set<MemberId>();
+  const removedServices: { group: string; id: MemberId }[] = [];
   const groups = new Map<string, GroupRumors>();
   const groupOf = (name: string): GroupRumors => {
     let g = groups.get(name);
-    if (!g) groups.set(name, (g = { services: [], config: undefined, files: [] }));
+    if (!g) groups.set(name, (g = { services: [], removed: new Set(), config: undefined, files: [], finished: undefined, running: undefined }));
     return g;
   };
   for (const { rumor } of core.store.values()) {
@@ -174,11 +199,22 @@ export function buildCensus(core: RumorSource, localMemberId: MemberId): Census 
       case 'service-file':
         groupOf(rumor.group).files.push(rumor);
         break;
+      case 'election':
+        if (rumor.status === 'finished') groupOf(rumor.group).finished = rumor;
+        else groupOf(rumor.group).running = rumor;
+        break;
+      case 'tombstone':
+        // A tombstone stands for a rumor that is gone; a removed service rumor means its member
+        // left the group (it no longer counts toward an election's quorum). Only a group that
+        // still has rumors is listed.
+        if (rumor.target === 'service') removedServices.push(rumor);
+        break;
       default:
-        // Elections are not read yet; tombstones stand for rumors that are gone.
+        // Update elections are not run yet; departures and ring keys are not per group.
         break;
     }
   }
+  for (const t of removedServices) groups.get(t.group)?.removed.add(t.id);
   const healthOf = (id: MemberId): Health | undefined => (departures.has(id) ? 'departed' : members.get(id)?.health);
   const censusGroups = [...groups.keys()].sort(byText).map((name): [string, CensusGroup] => {
     const g = groups.get(name) as GroupRumors;
@@ -186,14 +222,23 @@ export function buildCensus(core: RumorSource, localMemberId: MemberId): Census 
       .sort((a, b) => byText(a.memberId, b.memberId))
       .map((s): [MemberId, CensusMember] => [s.memberId, toCensusMember(s, healthOf(s.memberId), members.get(s.memberId))]);
     const files = g.files.sort((a, b) => byText(a.filename, b.filename)).map((f): [string, CensusServiceFile] => [f.filename, toCensusFile(f)]);
+    const election = viewElections({ finished: g.finished, running: g.running }, (id) => isLive(healthOf(id), groupService(g, id)));
+    const status = CENSUS_STATUS[election.status];
+    for (const [, member] of population) {
+      member.leader = election.leaderId === member.member_id;
+      member.follower = election.leaderId !== null && !member.leader;
+      member.election_is_running = status === 'ElectionInProgress';
+      member.election_is_no_quorum = status === 'ElectionNoQuorum';
+      member.election_is_finished = status === 'ElectionFinished';
+    }
     return [
       name,
       {
         service_group: name,
-        election_status: 'None',
+        election_status: status,
         update_election_status: 'None',
         pkg_incarnation: 0,
-        leader_id: null,
+        leader_id: election.leaderId,
         update_leader_id: null,
         local_member_id: localMemberId,
         service_config: g.config ? toCensusConfig(g.config) : null,
@@ -216,6 +261,13 @@ export function buildCensus(core: RumorSource, localMemberId: MemberId): Census 
     // Object.fromEntries defines own properties, so a group named `__proto__` stays a group.
     census_groups: Object.fromEntries(censusGroups),
   };
+}
+
+/** A member's part in a group, as its rumors here show it (`election/view.ts`). */
+function groupService(g: GroupRumors, id: MemberId): GroupService {
+  const s = g.services.find((r) => r.memberId === id);
+  if (s !== undefined) return s.topology === 'leader' ? 'leader' : 'gone';
+  return g.removed.has(id) ? 'gone' : 'absent';
 }
 
 function toCensusMember(s: ServiceRumor, health: Health | undefined, record: MemberRumor | undefined): CensusMember {

@@ -5,3 +5,5 @@
 export * from './service-group.js';
 export * from './counts.js';
 export * from './census.js';
+// The key id of an election rumor, for views that list rumors by key (`/butterfly`).
+export { electionSlot } from '../gossip/index.js';

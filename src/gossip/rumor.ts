@@ -3,7 +3,7 @@
  * pure merge per kind that says whether anything changed (Habitat's `merge() -> changed`,
  * butterfly `src/rumor.rs`). The store and the core never compare rumors any other way.
  */
-import type { ElectionRumor, Rumor, RumorKind } from '../wire/index.js';
+import type { ElectionRumor, ElectionStatus, Rumor, RumorKind } from '../wire/index.js';
 import { memberRecordWins } from './health.js';
 
 /** (kind, group, id) as one string; a tombstone takes the key of the rumor it removes. */
@@ -19,7 +19,7 @@ export function rumorKey(r: Rumor): string {
       return keyOf('service-file', r.group, r.filename);
     case 'election':
     case 'election-update':
-      return keyOf(r.kind, r.group, 'election');
+      return keyOf(r.kind, r.group, electionSlot(r.status));
     case 'departure':
       return keyOf('departure', '', r.memberId);
     case 'ring-key':
@@ -27,6 +27,16 @@ export function rumorKey(r: Rumor): string {
     case 'tombstone':
       return keyOf(r.target, r.group, r.id);
   }
+}
+
+/**
+ * The id of an election's key: a group holds two, `election` for its finished election (the
+ * leader, its roster) and `candidate` for the election running to replace it, so that a
+ * candidacy never displaces a finished election before it has itself finished
+ * (docs/protocol.md §16.2).
+ */
+export function electionSlot(status: ElectionStatus): 'election' | 'candidate' {
+  return status === 'finished' ? 'election' : 'candidate';
 }
 
 export function keyOf(kind: RumorKind, group: string, id: string): string {
@@ -64,7 +74,7 @@ export function fingerprintText(r: Rumor): string {
       return `${r.member.incarnation}/${r.health}`;
     case 'election':
     case 'election-update':
-      return `${r.term}/${r.status}/${r.memberId}/${r.suitability}/${[...r.votes].sort().join(',')}`;
+      return `${r.term}/${r.status}/${r.memberId}/${r.suitability}/${sortedIds(r.votes).join(',')}/${r.rosterVersion}/${sortedIds(r.roster).join(',')}`;
     case 'tombstone':
       return `t${r.version}`;
     case 'service-config':
@@ -92,7 +102,7 @@ const replaced = (value: Rumor): MergeResult => ({ changed: true, value });
  * - service: strictly higher incarnation only;
  * - service-config, service-file: strictly higher version; two payloads at one version are
  *   ordered by their bytes, so that every member keeps the same one;
- * - election, election-update: Habitat's election merge (see `mergeElection`);
+ * - election, election-update: the election merge, a join-semilattice (see `mergeElection`);
  * - ring-key: strictly higher version; at one version removed > primary > installed, then the
  *   greater key bytes;
  * - departure: the first one stays;
@@ -100,13 +110,13 @@ const replaced = (value: Rumor): MergeResult => ({ changed: true, value });
  *   strictly higher version.
  */
 export function mergeRumor(current: Rumor | undefined, incoming: Rumor): MergeResult {
-  if (current === undefined) return replaced(incoming);
+  if (current === undefined) return replaced(taken(incoming));
   if (incoming.kind === 'tombstone') {
     if (current.kind === 'tombstone') return incoming.version > current.version ? replaced(incoming) : unchanged(current);
     return incoming.version >= versionOf(current) ? replaced(incoming) : unchanged(current);
   }
   if (current.kind === 'tombstone') {
-    return versionOf(incoming) > current.version ? replaced(incoming) : unchanged(current);
+    return versionOf(incoming) > current.version ? replaced(taken(incoming)) : unchanged(current);
   }
   switch (incoming.kind) {
     case 'member':
@@ -141,34 +151,92 @@ export function mergeRumor(current: Rumor | undefined, incoming: Rumor): MergeRe
   }
 }
 
+/** A rumor as the store keeps it: an election with its votes and roster sorted, anything else as is. */
+function taken(r: Rumor): Rumor {
+  return r.kind === 'election' || r.kind === 'election-update' ? canonicalElection(r) : r;
+}
+
 const RING_KEY_STATE_ORDER = { installed: 0, primary: 1, removed: 2 } as const;
 
 /**
- * Habitat's election merge (butterfly `src/rumor/election.rs`), made order-independent; stored
- * `s`, incoming `o`: 1. equal: nothing; 2. the higher term wins; 3. at one term a finished
- * election wins over a running one and absorbs its votes; 4. two finished elections of different
- * candidates: the order of rules 5–6 picks one; 5. higher suitability wins and takes the loser's
- * votes; 6. on a tie the higher member id wins, votes merged; 7. the same candidate twice: union
- * of votes, the further status, the higher suitability.
+ * The election merge (docs/protocol.md §5.4). Habitat's merge (butterfly `src/rumor/election.rs`)
+ * made a join-semilattice, so that any order of arrival gives the same value, with the roster
+ * of `src/election/`:
+ *
+ * 1. the higher term wins outright;
+ * 2. at one term a finished election wins over an unfinished one (they are kept under different
+ *    keys, `electionSlot`, so this only orders stray values); two finished ones are ordered by
+ *    (roster version, roster size, suitability, candidate id, roster ids), and only the same
+ *    finished value unions its votes (they are acknowledgements of that roster version);
+ * 3. two unfinished ones merge part by part: the candidate with the higher (suitability, id,
+ *    status), the roster with the higher (roster version, size, ids), and the union of votes.
+ *
+ * Each part is the maximum of a total order or a union, so the merge is commutative,
+ * associative and idempotent. Votes and rosters come out sorted and without repeats.
  */
 export function mergeElection(s: ElectionRumor, o: ElectionRumor): MergeResult {
   if (electionsEqual(s, o)) return unchanged(s);
+  if (o.term !== s.term) return o.term > s.term ? replaced(canonicalElection(o)) : unchanged(s);
   const sFinished = s.status === 'finished';
   const oFinished = o.status === 'finished';
-  if (o.term > s.term) return replaced(o);
-  if (s.term > o.term) return unchanged(s);
-  // Same term from here on. A finished election wins over a running one and takes its votes.
-  if (oFinished && !sFinished) return absorbVotes(o, s.votes, s);
-  if (sFinished && !oFinished) return absorbVotes(s, o.votes);
-  const oWins = o.suitability !== s.suitability ? o.suitability > s.suitability : o.memberId > s.memberId;
-  if (sFinished && oFinished && s.memberId !== o.memberId) return oWins ? replaced(o) : unchanged(s);
-  if (s.memberId === o.memberId) {
-    // The same candidate's rumor twice (running or finished): the union of votes, the further
-    // status, the higher suitability, whatever the order they arrive in.
-    const status = STATUS_ORDER[o.status] > STATUS_ORDER[s.status] ? o.status : s.status;
-    return absorbVotes({ ...s, status, suitability: Math.max(s.suitability, o.suitability) }, o.votes, s);
+  if (sFinished !== oFinished) return oFinished ? replaced(canonicalElection(o)) : unchanged(s);
+  if (sFinished) {
+    const c = compareFinished(o, s);
+    if (c !== 0) return c > 0 ? replaced(canonicalElection(o)) : unchanged(s);
+    return settle(s, { ...s, votes: unionIds(s.votes, o.votes) });
   }
-  return oWins ? absorbVotes(o, s.votes, s) : absorbVotes(s, o.votes);
+  const candidate = compareCandidate(o, s) > 0 ? o : s;
+  const basis = compareRosters(o, s) > 0 ? o : s;
+  return settle(s, {
+    ...candidate,
+    roster: sortedIds(basis.roster),
+    rosterVersion: basis.rosterVersion,
+    votes: unionIds(s.votes, o.votes),
+  });
+}
+
+/** The same election with its votes and roster sorted and without repeats. */
+export function canonicalElection(e: ElectionRumor): ElectionRumor {
+  return { ...e, votes: sortedIds(e.votes), roster: sortedIds(e.roster) };
+}
+
+/**
+ * Orders two rosters as the merge does: the higher roster version, then the larger roster, then
+ * the greater ids (sorted, compared one by one). 0 only when version and set are equal.
+ */
+export function compareRosters(a: Pick<ElectionRumor, 'roster' | 'rosterVersion'>, b: Pick<ElectionRumor, 'roster' | 'rosterVersion'>): number {
+  if (a.rosterVersion !== b.rosterVersion) return a.rosterVersion > b.rosterVersion ? 1 : -1;
+  const ra = sortedIds(a.roster);
+  const rb = sortedIds(b.roster);
+  if (ra.length !== rb.length) return ra.length > rb.length ? 1 : -1;
+  for (let i = 0; i < ra.length; i++) {
+    const x = ra[i] as string;
+    const y = rb[i] as string;
+    if (x !== y) return x > y ? 1 : -1;
+  }
+  return 0;
+}
+
+/** Unfinished elections of one term: (suitability, candidate id, status). */
+function compareCandidate(a: ElectionRumor, b: ElectionRumor): number {
+  if (a.suitability !== b.suitability) return a.suitability > b.suitability ? 1 : -1;
+  if (a.memberId !== b.memberId) return a.memberId > b.memberId ? 1 : -1;
+  return STATUS_ORDER[a.status] - STATUS_ORDER[b.status];
+}
+
+/**
+ * Finished elections of one term: (roster version, roster size, suitability, candidate id,
+ * roster ids). A leader's later roster wins over its earlier one; and a member that elected
+ * itself alone before it had synced with the ring loses to the ring's election of that term.
+ */
+function compareFinished(a: ElectionRumor, b: ElectionRumor): number {
+  if (a.rosterVersion !== b.rosterVersion) return a.rosterVersion > b.rosterVersion ? 1 : -1;
+  const sizeA = new Set(a.roster).size;
+  const sizeB = new Set(b.roster).size;
+  if (sizeA !== sizeB) return sizeA > sizeB ? 1 : -1;
+  if (a.suitability !== b.suitability) return a.suitability > b.suitability ? 1 : -1;
+  if (a.memberId !== b.memberId) return a.memberId > b.memberId ? 1 : -1;
+  return compareRosters(a, b);
 }
 
 const STATUS_ORDER = { running: 0, 'no-quorum': 1, finished: 2 } as const;
@@ -190,17 +258,27 @@ function contentHash(bytes: Uint8Array): string {
   return `${bytes.length}.${(h >>> 0).toString(16)}`;
 }
 
-function absorbVotes(winner: ElectionRumor, extra: readonly string[], previous: ElectionRumor = winner): MergeResult {
-  const votes = new Set(winner.votes);
-  for (const v of extra) votes.add(v);
-  const merged: ElectionRumor = { ...winner, votes: [...votes].sort() };
+function settle(previous: ElectionRumor, merged: ElectionRumor): MergeResult {
   return electionsEqual(previous, merged) ? unchanged(previous) : replaced(merged);
 }
 
+/** Member ids sorted, without repeats. */
+export function sortedIds(ids: readonly string[]): string[] {
+  return [...new Set(ids)].sort();
+}
+
+function unionIds(a: readonly string[], b: readonly string[]): string[] {
+  return sortedIds([...a, ...b]);
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  const sa = sortedIds(a);
+  const sb = sortedIds(b);
+  return sa.length === sb.length && sa.every((v, i) => v === sb[i]);
+}
+
+/** Equal as election values: every field, votes and roster as sets. */
 function electionsEqual(a: ElectionRumor, b: ElectionRumor): boolean {
   if (a.memberId !== b.memberId || a.term !== b.term || a.suitability !== b.suitability || a.status !== b.status) return false;
-  if (a.votes.length !== b.votes.length) return false;
-  const va = [...a.votes].sort();
-  const vb = [...b.votes].sort();
-  return va.every((v, i) => v === vb[i]);
+  return a.rosterVersion === b.rosterVersion && sameIds(a.votes, b.votes) && sameIds(a.roster, b.roster);
 }

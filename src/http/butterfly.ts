@@ -4,7 +4,7 @@
  * `gossip_port`, `departed_members`, `Alive|Suspect|Confirmed|Departed`, `sys.gossip_ip`); a
  * service's `cfg` is its exported config parsed as a table (`{}` when it is not TOML).
  */
-import { parseTomlBytes, toCensusSys } from '../census/index.js';
+import { electionSlot, parseTomlBytes, toCensusSys } from '../census/index.js';
 import type { Health, Rumor } from '../sup/index.js';
 import type { GatewayCore } from './source.js';
 
@@ -41,6 +41,16 @@ export function butterflyJson(core: Pick<GatewayCore, 'members' | 'store'>): Jso
     for (const [group, byId] of Object.entries(stores[name] ?? {})) out[group] = Object.values(byId)[0] ?? null;
     return out;
   };
+  // A group's finished election (`election`) and the one running to replace it (`candidate`):
+  // the latest is the running one when its term is higher.
+  const latestElection = (name: string): Record<string, Json | null> => {
+    const out: Record<string, Json | null> = {};
+    for (const [group, byId] of Object.entries(stores[name] ?? {})) {
+      const { election, candidate } = byId as { election?: Json; candidate?: Json };
+      out[group] = candidate && (!election || (candidate.term as number) > (election.term as number)) ? candidate : (election ?? null);
+    }
+    return out;
+  };
   return {
     member: { members, health },
     membership,
@@ -51,9 +61,9 @@ export function butterflyJson(core: Pick<GatewayCore, 'members' | 'store'>): Jso
     service_file: { list: stores.service_file },
     service_files: stores.service_file,
     election: { list: stores.election },
-    latest_election: latest('election'),
+    latest_election: latestElection('election'),
     election_update: { list: stores.election_update },
-    latest_election_update: latest('election_update'),
+    latest_election_update: latestElection('election_update'),
     departure: departed,
     departed_members: departed,
   };
@@ -75,7 +85,7 @@ function storeEntry(r: Rumor): [string, string, string, Json] | undefined {
       return ['service_file', r.group, r.filename, { from_id: r.from, service_group: r.group, incarnation: r.version, encrypted: r.encrypted, filename: r.filename, body: bytesToArray(r.body) }];
     case 'election':
     case 'election-update':
-      return [r.kind === 'election' ? 'election' : 'election_update', r.group, 'election', { member_id: r.memberId, service_group: r.group, term: r.term, suitability: r.suitability, status: r.status, votes: r.votes }];
+      return [r.kind === 'election' ? 'election' : 'election_update', r.group, electionSlot(r.status), { member_id: r.memberId, service_group: r.group, term: r.term, suitability: r.suitability, status: r.status, votes: r.votes, roster: r.roster, roster_version: r.rosterVersion }];
     default:
       return undefined;
   }

@@ -14,6 +14,8 @@
  * Supervisor keeps `$FS_ROOT/hab/sup/default` across kill -9; a restart builds a new core from
  * the rumors it held. A paused (CPU-starved) member handles nothing while paused; at resume it
  * handles everything that arrived or fell due meanwhile, in time order, with `now` = resume time.
+ * What runs beside gossip in a member's process (its elections: `elections.ts`) starts on
+ * `onLaunch` and keeps time with `atMember`, so it dies, pauses and restarts with the member.
  */
 import type { MemberId, Random } from '../core/index.js';
 import { forkRandom, newMemberId, seededRandom } from '../core/index.js';
@@ -77,6 +79,7 @@ export class SimCluster {
   private readonly byId = new Map<MemberId, SimMember>();
   private readonly byAddress = new Map<PeerAddress, SimMember>();
   private readonly listeners: ((e: RecordedEvent) => void)[] = [];
+  private readonly launchListeners: ((m: SimMember) => void)[] = [];
   private heldOrder = 0;
   private readonly counters = { datagrams: 0, datagramBytes: 0, streams: 0, streamBytes: 0 };
 
@@ -100,6 +103,23 @@ export class SimCluster {
 
   onEvent(listener: (e: RecordedEvent) => void): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Calls `listener` each time a member's process starts (boot, join, restart), once its gossip
+   * node has started: where a simulated Supervisor starts what runs beside gossip.
+   */
+  onLaunch(listener: (m: SimMember) => void): void {
+    this.launchListeners.push(listener);
+  }
+
+  /**
+   * Runs `fire` at `at` (ms) in `m`'s current process, as its own timers run: never if the
+   * process is killed first, later if it is paused then (at resume, in time order).
+   */
+  atMember(m: SimMember, at: number, fire: () => void): void {
+    const generation = m.generation;
+    this.scheduler.at(Math.max(at, this.scheduler.now), () => this.hold(m, generation, at, fire));
   }
 
   member(id: MemberId): SimMember {
@@ -250,12 +270,7 @@ export class SimCluster {
     );
     const scheduler = this.scheduler;
     const network = this.network;
-    const alive = (): boolean => m.up && m.generation === generation;
-    const hold = (at: number, run: () => void): void => {
-      if (!alive()) return;
-      if (m.paused) m.held.push({ at, order: this.heldOrder++, run });
-      else run();
-    };
+    const hold = (at: number, run: () => void): void => this.hold(m, generation, at, run);
     const node = new GossipNode(
       {
         clock: { now: () => scheduler.now },
@@ -288,5 +303,13 @@ export class SimCluster {
       hold(at, () => node.receive(from, channel, bytes));
     });
     node.start();
+    for (const l of this.launchListeners) l(m);
+  }
+
+  /** Runs `run` in process `generation` of `m`: dropped if that process is gone, held while paused. */
+  private hold(m: SimMember, generation: number, at: number, run: () => void): void {
+    if (!m.up || m.generation !== generation) return;
+    if (m.paused) m.held.push({ at, order: this.heldOrder++, run });
+    else run();
   }
 }

@@ -517,6 +517,8 @@ function readElectionRumor(r: WireReader, end: number, kind: ElectionRumor['kind
   let suitability = 0;
   let status: ElectionStatus | undefined;
   const votes: MemberId[] = [];
+  const roster: MemberId[] = [];
+  let rosterVersion = 0;
   while (r.pos < end) {
     const tag = r.fieldTag();
     switch (tag) {
@@ -526,12 +528,14 @@ function readElectionRumor(r: WireReader, end: number, kind: ElectionRumor['kind
       case ELECTION_RUMOR.suitability: suitability = r.varint(`${kind}.suitability`); break;
       case ELECTION_RUMOR.status: status = r.enumValue(ELECTION_STATUS_BY_NUMBER, `${kind}.status`); break;
       case ELECTION_RUMOR.votes: votes.push(requireId(r.optionalId(`${kind}.votes`), `${kind}.votes`)); break;
+      case ELECTION_RUMOR.roster: roster.push(requireId(r.optionalId(`${kind}.roster`), `${kind}.roster`)); break;
+      case ELECTION_RUMOR.rosterVersion: rosterVersion = r.varint(`${kind}.roster_version`); break;
       default: r.skipField(tag);
     }
   }
   r.close(end, `an ${kind} rumor`);
   if (status === undefined) return fail('invalid', `${kind}.status is missing`);
-  return { kind, group, memberId: requireId(memberId, `${kind}.member_id`), term, suitability, status, votes };
+  return { kind, group, memberId: requireId(memberId, `${kind}.member_id`), term, suitability, status, votes, roster, rosterVersion };
 }
 
 function readDepartureRumor(r: WireReader, end: number): DepartureRumor {

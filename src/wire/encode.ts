@@ -218,6 +218,8 @@ function writeElection(w: BinaryWriter, e: ElectionRumor): void {
   writeUint(w, ELECTION_RUMOR.suitability, checkUint64(e.suitability, `${e.kind}.suitability`));
   writeUint(w, ELECTION_RUMOR.status, status);
   for (const vote of e.votes) writeId(w, ELECTION_RUMOR.votes, vote, `${e.kind}.votes`);
+  for (const id of e.roster) writeId(w, ELECTION_RUMOR.roster, id, `${e.kind}.roster`);
+  writeUint(w, ELECTION_RUMOR.rosterVersion, checkUint64(e.rosterVersion, `${e.kind}.roster_version`));
 }
 
 function writeMemberInfo(w: BinaryWriter, m: MemberInfo, what: string): void {

@@ -121,6 +121,8 @@ export const ELECTION_RUMOR = {
   suitability: varint(4),
   status: varint(5),
   votes: len(6),
+  roster: len(7),
+  rosterVersion: varint(8),
 } as const;
 
 export const DEPARTURE_RUMOR = { memberId: len(1) } as const;

@@ -135,7 +135,19 @@ export interface ElectionRumor {
   /** Higher wins; `Number.MAX_SAFE_INTEGER` stands for Habitat's u64::MAX. */
   suitability: number;
   status: ElectionStatus;
+  /**
+   * Running: the members that took part in this term. Finished: the members that acknowledged
+   * this roster version (the leader counts them before it changes the roster again).
+   */
   votes: MemberId[];
+  /**
+   * The group's roster, the members quorum is counted over (`src/election/`): on a running
+   * election the roster it is decided against, on a finished one the leader's roster. Empty on
+   * a rumor from before rosters (quorum is then not known).
+   */
+  roster: MemberId[];
+  /** Raised by one at every change of the roster by a leader; orders rosters (docs/protocol.md §16). */
+  rosterVersion: number;
 }
 
 /** `hab sup depart`: that member is departed everywhere, for good. Key: ('departure', '', member id). */

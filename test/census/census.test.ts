@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { buildCensus, countRumors, splitPackageIdent, splitServiceGroup } from '../../src/census/index.js';
 import { seededRandom } from '../../src/core/index.js';
 import { GossipCore, RumorStore, lanPreset } from '../../src/gossip/index.js';
-import type { Rumor } from '../../src/wire/index.js';
+import type { ElectionRumor, Rumor } from '../../src/wire/index.js';
 import { A, B, C, info, member } from '../gossip/fixtures.js';
 import { BOX, config, file, service, sys } from './fixtures.js';
 
@@ -122,5 +122,62 @@ describe('census', () => {
   test('rumors are counted by kind, tombstones apart', () => {
     const counts = countRumors(storeOf([member(A, 0, 'alive'), service(A, 'x.y'), { kind: 'tombstone', target: 'service', group: 'x.y', id: B, version: 0 }]));
     expect(counts).toEqual({ member: 1, service: 1, 'service-config': 0, 'service-file': 0, election: 0, 'election-update': 0, departure: 0, 'ring-key': 0, tombstone: 1 });
+  });
+});
+
+describe('census: elections', () => {
+  const E = 'e'.repeat(32);
+  const group = 'redis.prod';
+  const leaderOf = (id: string) => service(id, group, { topology: 'leader' });
+  const finished = (leader: string, roster: string[], over: Partial<ElectionRumor> = {}): ElectionRumor => ({
+    kind: 'election', group, memberId: leader, term: 2, suitability: 0, status: 'finished', votes: roster, roster, rosterVersion: 1, ...over,
+  });
+  const running = (candidate: string, roster: string[], over: Partial<ElectionRumor> = {}): ElectionRumor => ({
+    kind: 'election', group, memberId: candidate, term: 3, suitability: 0, status: 'running', votes: [candidate], roster, rosterVersion: 1, ...over,
+  });
+  const ring = (health: Record<string, 'alive' | 'suspect' | 'confirmed'>): Rumor[] => Object.entries(health).flatMap(([id, h]) => [member(id, 0, h), leaderOf(id)]);
+
+  test('a finished election names the leader; the others are followers; every member says it is finished', () => {
+    const census = buildCensus(storeOf([...ring({ [A]: 'alive', [B]: 'alive', [C]: 'suspect' }), finished(B, [A, B, C])]), A);
+    const g = census.census_groups[group]!;
+    expect(g).toMatchObject({ election_status: 'ElectionFinished', leader_id: B, update_election_status: 'None', update_leader_id: null });
+    expect(g.population[B]).toMatchObject({ leader: true, follower: false, election_is_finished: true, election_is_running: false, election_is_no_quorum: false, update_leader: false, update_election_is_finished: false });
+    for (const id of [A, C]) expect(g.population[id]).toMatchObject({ leader: false, follower: true, election_is_finished: true });
+    expect(census.last_election_counter).toBe(1);
+  });
+
+  test('a running election has no leader yet', () => {
+    const g = buildCensus(storeOf([...ring({ [A]: 'alive', [B]: 'alive', [C]: 'alive' }), running(C, [A, B, C], { term: 0 })]), A).census_groups[group]!;
+    expect(g).toMatchObject({ election_status: 'ElectionInProgress', leader_id: null });
+    for (const id of [A, B, C]) expect(g.population[id]).toMatchObject({ leader: false, follower: false, election_is_running: true, election_is_finished: false });
+  });
+
+  test('a finished election whose roster lost quorum here has no leader: the leader steps down in every view', () => {
+    const g = buildCensus(storeOf([...ring({ [A]: 'alive', [B]: 'alive', [C]: 'confirmed', [D]: 'confirmed', [E]: 'confirmed' }), finished(A, [A, B, C, D, E])]), A).census_groups[group]!;
+    expect(g).toMatchObject({ election_status: 'ElectionNoQuorum', leader_id: null });
+    for (const id of [A, B]) expect(g.population[id]).toMatchObject({ leader: false, follower: false, election_is_no_quorum: true, election_is_finished: false });
+  });
+
+  test('a roster member that unloaded its service does not count toward quorum', () => {
+    const rumors = [...ring({ [A]: 'alive', [B]: 'alive', [C]: 'alive' }), finished(A, [A, B, C])];
+    expect(buildCensus(storeOf(rumors), A).census_groups[group]!.election_status).toBe('ElectionFinished');
+    const unloaded = [...rumors, { kind: 'tombstone' as const, target: 'service' as const, group, id: B, version: 1 }, { kind: 'tombstone' as const, target: 'service' as const, group, id: C, version: 1 }];
+    expect(buildCensus(storeOf(unloaded), A).census_groups[group]).toMatchObject({ election_status: 'ElectionNoQuorum', leader_id: null });
+  });
+
+  test('an election running to replace a live leader leaves it the leader; once the leader is gone it shows', () => {
+    const rumors = [...ring({ [A]: 'alive', [B]: 'alive', [C]: 'alive' }), finished(A, [A, B, C]), running(C, [A, B, C])];
+    const census = buildCensus(storeOf(rumors), B);
+    expect(census.census_groups[group]).toMatchObject({ election_status: 'ElectionFinished', leader_id: A });
+    expect(census.last_election_counter).toBe(2);
+    const gone = buildCensus(storeOf([...rumors, member(A, 0, 'confirmed')]), B).census_groups[group]!;
+    expect(gone).toMatchObject({ election_status: 'ElectionInProgress', leader_id: null });
+    expect(gone.population[C]).toMatchObject({ election_is_running: true, leader: false });
+  });
+
+  test('update elections are not reported yet', () => {
+    const g = buildCensus(storeOf([...ring({ [A]: 'alive' }), { ...finished(A, [A]), kind: 'election-update' }]), A).census_groups[group]!;
+    expect(g).toMatchObject({ election_status: 'None', update_election_status: 'None', leader_id: null, update_leader_id: null });
+    expect(g.population[A]).toMatchObject({ leader: false, update_leader: false, election_is_finished: false });
   });
 });

@@ -149,6 +149,8 @@ export function rumorArb(p: Pools): fc.Arbitrary<Rumor> {
       suitability: uint53(),
       status: fc.constantFrom('running' as const, 'no-quorum' as const, 'finished' as const),
       votes: fc.uniqueArray(id, { maxLength: 8 }),
+      roster: fc.uniqueArray(id, { maxLength: 8 }),
+      rosterVersion: uint53(),
     });
   const tombstone: fc.Arbitrary<Tombstone> = fc.record({
     kind: fc.constant('tombstone' as const),

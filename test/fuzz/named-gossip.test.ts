@@ -163,7 +163,7 @@ describe('absurd versions and incarnations', () => {
     const core = newCore();
     const rumors: Rumor[] = [
       { kind: 'service-config', group: 'a.b', version: MAX, encrypted: false, config: new Uint8Array([1]), from: PEER },
-      { kind: 'election', group: 'a.b', memberId: PEER, term: MAX, suitability: MAX, status: 'finished', votes: [PEER] },
+      { kind: 'election', group: 'a.b', memberId: PEER, term: MAX, suitability: MAX, status: 'finished', votes: [PEER], roster: [PEER], rosterVersion: MAX },
       member('c'.repeat(32), MAX, 'confirmed'),
     ];
     for (const r of rumors) expect(decodeRumor(encodeRumor(r))).toEqual({ ok: true, value: r });

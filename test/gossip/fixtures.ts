@@ -13,5 +13,5 @@ export function member(id: string, incarnation: number, health: Health, from = '
 }
 
 export function election(memberId: string, over: Partial<ElectionRumor> = {}): ElectionRumor {
-  return { kind: 'election', group: 'redis.prod', memberId, term: 0, suitability: 0, status: 'running', votes: [memberId], ...over };
+  return { kind: 'election', group: 'redis.prod', memberId, term: 0, suitability: 0, status: 'running', votes: [memberId], roster: [], rosterVersion: 0, ...over };
 }

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { compareHealth, mergeRumor, rumorKey } from '../../src/gossip/index.js';
+import { RumorStore, compareHealth, fingerprintText, keyOf, mergeRumor, rumorKey } from '../../src/gossip/index.js';
 import type { Health, Rumor } from '../../src/wire/index.js';
 import { A, B, C, election, member } from './fixtures.js';
 
@@ -79,21 +80,50 @@ describe('tombstones', () => {
   });
 });
 
-describe('elections (Habitat merge)', () => {
-  test('a finished election at a term at least ours wins', () => {
-    const r = mergeRumor(election(A, { votes: [A, B] }), election(B, { status: 'finished', votes: [B] }));
-    expect(r.changed).toBe(true);
-    expect(r.value).toMatchObject({ memberId: B, status: 'finished' });
+describe('elections (Habitat merge, a join-semilattice)', () => {
+  const D = 'd'.repeat(32);
+  const fold = (list: readonly Rumor[]): Rumor => list.reduce<Rumor | undefined>((acc, r) => mergeRumor(acc, r).value, undefined) as Rumor;
+
+  test('a group keeps its finished election and the running one under two keys', () => {
+    const finished = election(A, { status: 'finished', roster: [A, B] });
+    const running = election(B, { term: 1, roster: [A, B] });
+    expect(rumorKey(finished)).toBe(keyOf('election', 'redis.prod', 'election'));
+    expect(rumorKey(running)).toBe(keyOf('election', 'redis.prod', 'candidate'));
+    expect(rumorKey(election(B, { status: 'no-quorum' }))).toBe(rumorKey(running));
+    expect(rumorKey({ ...finished, kind: 'election-update' })).toBe(keyOf('election-update', 'redis.prod', 'election'));
   });
 
-  test('a finished election absorbs the votes of a running one of the same term', () => {
-    const r = mergeRumor(election(A, { status: 'finished', votes: [A] }), election(B, { votes: [B, C] }));
-    expect(r.value).toMatchObject({ memberId: A, status: 'finished', votes: [A, B, C] });
-  });
-
-  test('the higher term is kept', () => {
+  test('the higher term wins outright, whatever its status', () => {
     expect(mergeRumor(election(A, { term: 2 }), election(B, { term: 1, suitability: 99 })).changed).toBe(false);
-    expect(mergeRumor(election(A, { term: 1 }), election(B, { term: 2 })).value).toMatchObject({ memberId: B, term: 2 });
+    expect(mergeRumor(election(A, { term: 1, votes: [A, C] }), election(B, { term: 2 })).value).toMatchObject({ memberId: B, term: 2, votes: [B] });
+    expect(mergeRumor(election(A, { status: 'finished' }), election(B, { term: 1 })).value).toMatchObject({ memberId: B, status: 'running' });
+  });
+
+  test('at one term a finished election wins over a running one and keeps only its own votes', () => {
+    const r = mergeRumor(election(A, { votes: [A, C] }), election(B, { status: 'finished', votes: [B] }));
+    expect(r).toMatchObject({ changed: true, value: { memberId: B, status: 'finished', votes: [B] } });
+    expect(mergeRumor(r.value, election(A, { votes: [A, C, D] })).changed).toBe(false);
+  });
+
+  test('the same finished value unions its votes: the acknowledgements of that roster version', () => {
+    const f = election(A, { status: 'finished', roster: [A, B, C], rosterVersion: 3, votes: [A] });
+    const r = mergeRumor(f, { ...f, votes: [C] });
+    expect(r).toMatchObject({ changed: true, value: { votes: [A, C] } });
+    expect(mergeRumor(r.value, { ...f, votes: [A] }).changed).toBe(false);
+  });
+
+  test("a leader's later roster version wins, and its acknowledgements start again", () => {
+    const v3 = election(A, { status: 'finished', roster: [A, B, C], rosterVersion: 3, votes: [A, B, C] });
+    const v4 = election(A, { status: 'finished', roster: [A, B], rosterVersion: 4, votes: [A] });
+    expect(mergeRumor(v3, v4).value).toEqual(v4);
+    expect(mergeRumor(v4, v3).changed).toBe(false);
+  });
+
+  test('a member that elected itself alone loses to the larger roster of the same term and version', () => {
+    const ring = election(A, { status: 'finished', roster: [A, B, C], votes: [A, B, C] });
+    const alone = election(D, { status: 'finished', roster: [D], votes: [D], suitability: 1000 });
+    expect(fold([ring, alone])).toEqual(ring);
+    expect(fold([alone, ring])).toEqual(ring);
   });
 
   test('the higher suitability wins and takes the loser’s votes', () => {
@@ -107,6 +137,17 @@ describe('elections (Habitat merge)', () => {
     expect(mergeRumor(r.value, election(A)).changed).toBe(false);
   });
 
+  test('running candidacies keep the roster of the highest version, whoever the candidate', () => {
+    const best = election(A, { suitability: 9, roster: [A, B, C, D], rosterVersion: 2 });
+    const fresher = election(B, { suitability: 1, roster: [A, B, C], rosterVersion: 5 });
+    for (const r of [fold([best, fresher]), fold([fresher, best])]) {
+      expect(r).toMatchObject({ memberId: A, suitability: 9, roster: [A, B, C], rosterVersion: 5, votes: [A, B] });
+    }
+    // At one version the larger roster wins, then the greater ids.
+    expect(fold([election(A, { roster: [A] }), election(B, { roster: [A, C] })])).toMatchObject({ memberId: B, roster: [A, C] });
+    expect(fold([election(A, { roster: [A, D] }), election(B, { roster: [A, C] })])).toMatchObject({ memberId: B, roster: [A, D] });
+  });
+
   test('the same candidate’s rumor merges the same whatever the order', () => {
     const one = election(A, { status: 'no-quorum', votes: [A, B], suitability: 2 });
     const two = election(A, { status: 'running', votes: [A, C], suitability: 1 });
@@ -116,20 +157,70 @@ describe('elections (Habitat merge)', () => {
     expect(a).toMatchObject({ status: 'no-quorum', suitability: 2, votes: [A, B, C] });
   });
 
-  test('finished and running rumors of one term merge the same whatever the order', () => {
-    const xs = [election(A, { status: 'finished', votes: [A, B] }), election(A, { status: 'finished', votes: [A, C] }), election(B, { votes: [B] })];
-    const fold = (list: Rumor[]): Rumor => list.reduce<Rumor | undefined>((acc, r) => mergeRumor(acc, r).value, undefined) as Rumor;
-    const orders = [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]].map((o) => fold(o.map((i) => xs[i]!)));
-    for (const r of orders) expect(r).toEqual(orders[0]);
-    expect(orders[0]).toMatchObject({ memberId: A, status: 'finished', votes: [A, B, C] });
+  test('votes and rosters are kept sorted and without repeats, so equal values are equal', () => {
+    expect(mergeRumor(undefined, election(B, { votes: [C, A, C], roster: [B, A, B] })).value).toMatchObject({ votes: [A, C], roster: [A, B] });
+    expect(mergeRumor(election(B, { votes: [A, C], roster: [A, B] }), election(B, { votes: [C, A, A], roster: [B, A] })).changed).toBe(false);
   });
 
-  test('merging is order-independent for three running candidates', () => {
-    const xs = [election(A, { suitability: 1 }), election(B, { suitability: 3 }), election(C, { suitability: 2 })];
-    const fold = (list: Rumor[]): Rumor => list.reduce<Rumor | undefined>((acc, r) => mergeRumor(acc, r).value, undefined) as Rumor;
-    const one = fold(xs);
-    const two = fold([...xs].reverse());
-    expect(one).toEqual(two);
-    expect(one).toMatchObject({ memberId: B, votes: [A, B, C].sort() });
+  test('the fingerprint covers the roster and its version', () => {
+    const f = election(A, { status: 'finished', roster: [A, B], rosterVersion: 1 });
+    expect(fingerprintText(f)).not.toBe(fingerprintText({ ...f, roster: [A, B, C] }));
+    expect(fingerprintText(f)).not.toBe(fingerprintText({ ...f, rosterVersion: 2 }));
+    expect(fingerprintText(f)).toBe(fingerprintText({ ...f, roster: [B, A, B] }));
+  });
+
+  describe('order independence (properties)', () => {
+    const ids = [A, B, C, D];
+    const anyElection = fc.record({
+      kind: fc.constant('election' as const),
+      group: fc.constant('redis.prod'),
+      memberId: fc.constantFrom(...ids),
+      term: fc.integer({ min: 0, max: 2 }),
+      suitability: fc.constantFrom(0, 1, 7, Number.MAX_SAFE_INTEGER),
+      status: fc.constantFrom('running' as const, 'no-quorum' as const, 'finished' as const),
+      votes: fc.array(fc.constantFrom(...ids), { maxLength: 5 }),
+      roster: fc.array(fc.constantFrom(...ids), { maxLength: 5 }),
+      rosterVersion: fc.integer({ min: 0, max: 3 }),
+    });
+    const merge = (a: Rumor, b: Rumor): Rumor => mergeRumor(a, b).value;
+    const canonical = (r: Rumor): unknown => (r.kind === 'election' ? { ...r, votes: [...new Set(r.votes)].sort(), roster: [...new Set(r.roster)].sort() } : r);
+
+    test('any order of merging the same rumors gives the same value', () => {
+      fc.assert(
+        fc.property(fc.array(anyElection, { minLength: 1, maxLength: 8 }), fc.func(fc.integer()), (rumors, rank) => {
+          const shuffled = rumors.map((r, i) => ({ r, k: rank(i) })).sort((x, y) => x.k - y.k).map((x) => x.r);
+          expect(canonical(fold(shuffled))).toEqual(canonical(fold(rumors)));
+          expect(canonical(fold([...rumors].reverse()))).toEqual(canonical(fold(rumors)));
+        }),
+        { numRuns: 500 },
+      );
+    });
+
+    test('the merge is commutative, associative and idempotent', () => {
+      fc.assert(
+        fc.property(anyElection, anyElection, anyElection, (a, b, c) => {
+          expect(canonical(merge(a, b))).toEqual(canonical(merge(b, a)));
+          expect(canonical(merge(merge(a, b), c))).toEqual(canonical(merge(a, merge(b, c))));
+          expect(mergeRumor(merge(a, b), a).changed).toBe(false);
+          expect(mergeRumor(a, a).changed).toBe(false);
+        }),
+        { numRuns: 1000 },
+      );
+    });
+
+    test('stores that took the same rumors in any order hold the same digest', () => {
+      fc.assert(
+        fc.property(fc.array(anyElection, { minLength: 1, maxLength: 8 }), (rumors) => {
+          const digest = (list: readonly Rumor[]): string => {
+            const store = new RumorStore({ buckets: 16 });
+            for (const r of list) store.merge(r, 0);
+            const root = store.root();
+            return `${root.hi}/${root.lo}/${store.size}`;
+          };
+          expect(digest([...rumors].reverse())).toBe(digest(rumors));
+        }),
+        { numRuns: 300 },
+      );
+    });
   });
 });

@@ -341,7 +341,7 @@ describe("valid protobuf that breaks murmur's rules is invalid", () => {
 
   test('an unspecified or unknown election status is invalid', () => {
     for (const status of [gen.ElectionStatus.UNSPECIFIED, 9 as gen.ElectionStatus]) {
-      const msg = toGeneratedRumor({ kind: 'election', group: 'g', memberId: A, term: 1, suitability: 1, status: 'running', votes: [] });
+      const msg = toGeneratedRumor({ kind: 'election', group: 'g', memberId: A, term: 1, suitability: 1, status: 'running', votes: [], roster: [], rosterVersion: 0 });
       if (msg.payload.case === 'election') msg.payload.value.status = status;
       expectError(decodeRumor(toBinary(gen.RumorSchema, msg)), 'invalid');
     }
@@ -365,9 +365,20 @@ describe("valid protobuf that breaks murmur's rules is invalid", () => {
     const config = toGeneratedRumor({ kind: 'service-config', group: 'g', version: 1, encrypted: false, config: new Uint8Array(0), from: '' });
     if (config.payload.case === 'serviceConfig') config.payload.value.version = 2n ** 60n;
     expectError(decodeRumor(toBinary(gen.RumorSchema, config)), 'invalid');
-    const election = toGeneratedRumor({ kind: 'election', group: 'g', memberId: A, term: 1, suitability: 1, status: 'running', votes: [] });
+    const election = toGeneratedRumor({ kind: 'election', group: 'g', memberId: A, term: 1, suitability: 1, status: 'running', votes: [], roster: [], rosterVersion: 0 });
     if (election.payload.case === 'election') election.payload.value.suitability = 2n ** 64n - 1n;
     expectError(decodeRumor(toBinary(gen.RumorSchema, election)), 'invalid');
+    const roster = toGeneratedRumor({ kind: 'election', group: 'g', memberId: A, term: 1, suitability: 1, status: 'finished', votes: [], roster: [A], rosterVersion: 1 });
+    if (roster.payload.case === 'election') roster.payload.value.rosterVersion = 2n ** 53n;
+    expectError(decodeRumor(toBinary(gen.RumorSchema, roster)), 'invalid');
+  });
+
+  test('an election roster id that is not 16 bytes is invalid; a rumor without a roster reads as an empty one', () => {
+    const bad = toGeneratedRumor({ kind: 'election', group: 'g', memberId: A, term: 1, suitability: 1, status: 'finished', votes: [A], roster: [A], rosterVersion: 2 });
+    if (bad.payload.case === 'election') bad.payload.value.roster = [new Uint8Array(15)];
+    expectError(decodeRumor(toBinary(gen.RumorSchema, bad)), 'invalid');
+    const old = toGeneratedRumor({ kind: 'election', group: 'g', memberId: A, term: 1, suitability: 1, status: 'finished', votes: [A], roster: [], rosterVersion: 0 });
+    expect(expectValue(decodeRumor(toBinary(gen.RumorSchema, old)))).toMatchObject({ kind: 'election', roster: [], rosterVersion: 0 });
   });
 
   test('2^53 - 1 itself is a valid incarnation', () => {

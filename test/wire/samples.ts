@@ -130,7 +130,7 @@ export const RUMORS: [string, Rumor][] = [
   ],
   [
     'a running election',
-    { kind: 'election', group: 'redis.default', memberId: E, term: 2, suitability: 10, status: 'running', votes: [E, F] },
+    { kind: 'election', group: 'redis.default', memberId: E, term: 2, suitability: 10, status: 'running', votes: [E, F], roster: [E, F, G], rosterVersion: 0 },
   ],
   [
     'a finished election with the largest suitability',
@@ -142,11 +142,13 @@ export const RUMORS: [string, Rumor][] = [
       suitability: Number.MAX_SAFE_INTEGER,
       status: 'finished',
       votes: [E, F, G],
+      roster: [E, F, G],
+      rosterVersion: Number.MAX_SAFE_INTEGER,
     },
   ],
   [
     'an update election without quorum',
-    { kind: 'election-update', group: 'redis.default', memberId: F, term: 0, suitability: 0, status: 'no-quorum', votes: [] },
+    { kind: 'election-update', group: 'redis.default', memberId: F, term: 0, suitability: 0, status: 'no-quorum', votes: [], roster: [], rosterVersion: 0 },
   ],
   ['a departure', { kind: 'departure', memberId: G }],
   ['a ring-key install command', { kind: 'ring-key', memberId: '', name: 'prod', revision: '20240101000000', version: 3, state: 'installed', key: new Uint8Array(32).fill(7) }],

@@ -116,6 +116,8 @@ export function toGeneratedRumor(r: Rumor): gen.Rumor {
             suitability: BigInt(r.suitability),
             status: STATUS[r.status],
             votes: r.votes.map(id),
+            roster: r.roster.map(id),
+            rosterVersion: BigInt(r.rosterVersion),
           }),
         },
       });
