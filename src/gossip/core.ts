@@ -158,6 +158,15 @@ export class GossipCore {
   }
 
   /** Members believed alive or suspect, this one included (SWIM's N). */
+  /**
+   * The store holds what the ring knows: there are no seeds to join through, or some member has
+   * answered since start. Elections wait for it, so that a Supervisor just started does not elect
+   * itself alone before it hears of the group's members.
+   */
+  get synced(): boolean {
+    return this.seeds.length === 0 || this.heardFromPeer;
+  }
+
   get liveCount(): number {
     return this.counts.alive + this.counts.suspect;
   }

@@ -37,6 +37,8 @@ import { toCensusSys } from '../census/index.js';
 import type { Clock, Logger, MemberId, Random } from '../core/index.js';
 import { MurmurError } from '../core/index.js';
 import { BoxOpenError, openBox1 } from '../crypto/index.js';
+import type { ElectionView } from '../election/index.js';
+import { hookGate } from '../election/index.js';
 import type { InstalledPackage } from '../pkg/index.js';
 import type { FileVersion, ServiceConfigRumor, ServiceFileRumor, ServiceHealth, ServiceRumor, ServiceState, SysInfo } from '../wire/index.js';
 import { ensureDir, writeFileAtomic } from './files.js';
@@ -86,6 +88,14 @@ export interface ServiceRing {
   serviceRumor(serviceGroup: string, memberId: MemberId): ServiceRumor | undefined;
   /** Publishes this member's rumor for the service (the ring picks the incarnation). */
   publishService(rumor: Omit<ServiceRumor, 'incarnation' | 'kind' | 'memberId'>): void;
+  /**
+   * Leader topology (`Supervisor` has them; a ring without them runs no elections): take part in
+   * the group's elections, leave them, give the `suitability` hook's value, and read the view.
+   */
+  joinElection?(serviceGroup: string): void;
+  leaveElection?(serviceGroup: string): void;
+  setSuitability?(serviceGroup: string, value: number): void;
+  election?(serviceGroup: string): ElectionView;
 }
 
 export interface ServiceDeps {
@@ -123,6 +133,9 @@ const SERVICE_DIRS = ['config', 'config_install', 'data', 'files', 'hooks', 'log
 /** How long `reconfigure` and `file-updated` may run before they are killed. @default 60 s */
 const HOOK_TIMEOUT_MS = 60_000;
 
+/** How long the `suitability` hook may run (an election waits for it). @default 10 s */
+const SUITABILITY_TIMEOUT_MS = 10_000;
+
 export class Service {
   readonly spec: ServiceSpec;
   readonly pkg: InstalledPackage;
@@ -158,6 +171,10 @@ export class Service {
   private appliedGossipLayer: Record<string, unknown> = {};
   /** The last pass could not open an encrypted config or file for want of a key (`retryEncrypted`). */
   private awaitingKey = false;
+  /** Leader topology: what was last said about the election while the hooks waited for it. */
+  private electionSaid = '';
+  /** The `suitability` hook's value was computed for the hooks as rendered (false: run it again). */
+  private suitabilityKnown = false;
   /** The encrypted config opened last, so that a pass does not open the same payload again. */
   private openedConfig: { version: number; payload: Uint8Array; layer: Record<string, unknown> } | null = null;
 
@@ -219,6 +236,7 @@ export class Service {
   /** Stops for good (unload, Supervisor shutdown). */
   async close(): Promise<void> {
     this.closed = true;
+    this.deps.ring.leaveElection?.(this.serviceGroup);
     await this.chain;
     await this.stopHealthChecks();
     await this.process?.stop();
@@ -356,8 +374,17 @@ export class Service {
     // 3. Gossiped files.
     const filesChanged = await this.writeFiles(files.ready);
 
-    // 4. Act.
+    // 4. Act. A leader-topology service runs its hooks only once its group's election is
+    // finished (Habitat's "Waiting to execute hooks; …" lines); once running, a new election
+    // re-renders (svc.leader) but does not stop it.
     const hooksChanged = hooks.changed;
+    if (hooksChanged.size > 0) this.suitabilityKnown = false;
+    const renderedElection = census.census_groups[this.serviceGroup]?.election_status;
+    if (this.spec.topology === 'leader' && !(await this.electionAllowsStart(running, renderedElection === 'ElectionFinished'))) {
+      this.mergedConfig = cfg;
+      this.publish();
+      return;
+    }
     if (!running) {
       await this.startProcess();
     } else {
@@ -380,6 +407,74 @@ export class Service {
     this.clearError(gossipProblem);
     this.lastGoodFingerprint = fingerprint;
     this.publish();
+  }
+
+  /**
+   * Leader topology: joins the group's elections (with the `suitability` hook's value), and says
+   * whether the hooks may run: always once the service runs; before that, only when the election
+   * is finished, and this pass rendered the templates with it finished. While waiting, Habitat's
+   * line is logged once per change and shown as the error.
+   */
+  private async electionAllowsStart(running: boolean, renderedFinished: boolean): Promise<boolean> {
+    const ring = this.deps.ring;
+    if (!this.suitabilityKnown) {
+      this.suitabilityKnown = true;
+      ring.setSuitability?.(this.serviceGroup, await this.suitability());
+    }
+    ring.joinElection?.(this.serviceGroup);
+    if (running || ring.election === undefined) return true;
+    const gate = hookGate(ring.election(this.serviceGroup));
+    if (gate.message !== this.electionSaid) {
+      this.electionSaid = gate.message;
+      this.deps.log.info(gate.message);
+    }
+    if (gate.run) {
+      if (this.lastErrorText?.startsWith('Waiting to execute hooks')) this.lastErrorText = null;
+      if (renderedFinished) return true;
+      // The election finished after this pass rendered (joining it can finish it at once): render
+      // again with the leader before anything runs.
+      void this.update();
+      return false;
+    }
+    this.lastErrorText = gate.message;
+    return false;
+  }
+
+  /**
+   * The `suitability` hook's answer (reference §7): the last line of its standard output as an
+   * integer, higher is more suitable; no hook, a failure or anything else is 0. Run as the
+   * service's user, bounded by `SUITABILITY_TIMEOUT_MS`.
+   */
+  private async suitability(): Promise<number> {
+    const path = this.hookPath('suitability');
+    if (path === null) return 0;
+    const runAs = await this.hookUser();
+    const logsDir = join(this.opts.svcPath, 'logs');
+    const result = await runHook({
+      ...(runAs.user ? { user: runAs.user } : {}),
+      name: 'suitability',
+      path,
+      preamble: this.preamble,
+      cwd: this.opts.svcPath,
+      env: this.processEnv(),
+      logsDir,
+      timeoutMs: SUITABILITY_TIMEOUT_MS,
+      sink: this.deps.sink,
+      log: this.deps.log,
+    });
+    if (result.exitCode !== 0) {
+      this.deps.log.warn(`suitability hook ${describeHookResult(result, SUITABILITY_TIMEOUT_MS)}; standing with suitability 0`);
+      return 0;
+    }
+    const out = (await readOptional(join(logsDir, 'suitability.stdout.log'))) ?? '';
+    const last = out.trim().split('\n').at(-1)?.trim() ?? '';
+    const value = /^\d+$/.test(last) ? Number(last) : Number.NaN;
+    if (!Number.isSafeInteger(value)) {
+      this.deps.log.warn('suitability hook printed no integer on its last line; standing with suitability 0', { last: last.slice(0, 40) });
+      return 0;
+    }
+    this.deps.log.info('suitability', { value });
+    return value;
   }
 
   private contextInput(cfg: Record<string, unknown>, census: Census, states: readonly BindState[]): RenderContextInput {

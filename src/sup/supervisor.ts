@@ -20,6 +20,8 @@ import { GossipCore, GossipNode, keyOf, versionOf } from '../gossip/index.js';
 import type { Census } from '../census/index.js';
 import { buildCensus } from '../census/index.js';
 import { parseBox1 } from '../crypto/index.js';
+import type { ElectionView } from '../election/index.js';
+import { Elections } from '../election/index.js';
 import type { Health, PeerAddress, Rumor, ServiceConfigRumor, ServiceFileRumor, ServiceRumor, SysInfo } from '../wire/index.js';
 import { ensureDir } from './files.js';
 import type { Lock } from './lock.js';
@@ -52,6 +54,12 @@ export interface SupervisorOptions {
    * Writes happen only when something changed. @default 250
    */
   persistIntervalMs?: number;
+  /**
+   * How long a Supervisor that no peer answered waits before it takes part in the elections of
+   * its leader-topology groups alone (ms). Until some peer answers, its store may not hold the
+   * group's members, and it would elect itself. @default 10000
+   */
+  electionAloneMs?: number;
 }
 
 /** What `applyConfig` and `uploadFile` published. */
@@ -92,7 +100,15 @@ export class Supervisor {
   private saving: Promise<void> = Promise.resolve();
   private dirty = false;
   private cancelPersist: () => void = () => {};
+  private cancelElectionTick: () => void = () => {};
   private closed = false;
+  /** Leader elections of the groups this Supervisor runs with `--topology leader`. */
+  readonly elections: Elections;
+  /** Groups whose elections services asked to join, until the ring is synced (`electionAloneMs`). */
+  private readonly electionsWanted = new Set<string>();
+  /** The `suitability` hook's last value per group (the engine reads it when it stands). */
+  private readonly suitabilities = new Map<string, number>();
+  private startedAt = 0;
 
   private constructor(
     private readonly deps: SupervisorDeps,
@@ -117,7 +133,16 @@ export class Supervisor {
       { clock: deps.clock, transport: deps.transport, timers: deps.timers, log: deps.log, ...(deps.sealer ? { sealer: deps.sealer } : {}) },
       core,
     );
+    this.elections = new Elections({
+      self: id,
+      store: core.store,
+      publish: (rumor) => this.publish(rumor),
+      now: () => deps.clock.now(),
+      suitability: (group) => this.suitabilities.get(group) ?? 0,
+      log: deps.log,
+    });
     this.node.onEvent((e) => this.onEvent(e));
+    this.node.onEvent(this.elections.onEvent);
   }
 
   /** Takes the lock and loads identity and state; nothing is sent yet. */
@@ -141,9 +166,14 @@ export class Supervisor {
 
   start(): void {
     this.node.start();
+    this.startedAt = this.deps.clock.now();
     this.dirty = true;
     this.cancelPersist = this.deps.every(this.opts.persistIntervalMs ?? 250, () => {
       if (this.dirty) void this.save();
+    });
+    this.cancelElectionTick = this.deps.every(1000, () => {
+      this.joinWantedElections();
+      this.elections.tick();
     });
   }
 
@@ -320,6 +350,44 @@ export class Supervisor {
     this.publish({ kind: 'tombstone', target: 'service', group: serviceGroup, id: this.id, version: held });
   }
 
+  /**
+   * Leader topology: take part in the group's elections. Deferred until the ring is synced (some
+   * peer answered, or there are no peers), or `electionAloneMs` passed without an answer.
+   */
+  joinElection(serviceGroup: string): void {
+    if (this.closed || this.elections.joined().includes(serviceGroup)) return;
+    this.electionsWanted.add(serviceGroup);
+    this.joinWantedElections();
+  }
+
+  /** The service was unloaded (or changed topology): no longer a voter or a candidate in the group. */
+  leaveElection(serviceGroup: string): void {
+    this.electionsWanted.delete(serviceGroup);
+    this.elections.leave(serviceGroup);
+  }
+
+  /** The `suitability` hook's value for the group, used when this member next stands. */
+  setSuitability(serviceGroup: string, value: number): void {
+    this.suitabilities.set(serviceGroup, value);
+  }
+
+  /** The group's election as this member sees it. */
+  election(serviceGroup: string): ElectionView {
+    return this.elections.status(serviceGroup);
+  }
+
+  private joinWantedElections(): void {
+    if (this.electionsWanted.size === 0) return;
+    const alone = this.deps.clock.now() - this.startedAt >= (this.opts.electionAloneMs ?? 10_000);
+    if (!this.core.synced && !alone) return;
+    for (const group of this.electionsWanted) {
+      if (!this.core.synced) this.deps.log.warn('no peer has answered: taking part in the election alone', { group });
+      this.elections.join(group);
+    }
+    this.electionsWanted.clear();
+    this.changed();
+  }
+
   /** Calls `listener` after any rumor that services render from changed (services, config, files, members, elections). */
   onChange(listener: () => void): () => void {
     this.changeListeners.add(listener);
@@ -340,6 +408,7 @@ export class Supervisor {
   private async close(): Promise<void> {
     this.closed = true;
     this.cancelPersist();
+    this.cancelElectionTick();
     this.core.stop();
     await this.save();
     await this.lock.release();

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { MurmurError, nullLogger, seededRandom } from '../../src/core/index.js';
-import { presets } from '../../src/gossip/index.js';
+import { keyOf, presets } from '../../src/gossip/index.js';
 import { httpGateway } from '../../src/http/index.js';
 import type { LoadRequest } from '../../src/sup/index.js';
 import { ServiceManager, Supervisor, supPaths } from '../../src/sup/index.js';
@@ -240,5 +240,55 @@ describe('binds through the census', () => {
     await r.load({ ident: web, group: 'prod', binds: ['db:kv.prod'], bindingMode: 'relaxed' });
     await until(async () => (await serviceJson(r, 'web.prod'))?.process.state === 'up', 'web to start');
     expect(await readFile(join(r.habRoot, 'svc', 'web', 'config', 'upstream.conf'), 'utf8')).toBe('\n');
+  });
+});
+
+describe('leader topology', () => {
+  const LEADER_TEMPLATE = '{{#if svc.me.leader}}leader{{else}}follower{{/if}} of term-less group, leader {{svc.leader.member_id}}\n';
+
+  test('a lone Supervisor elects itself with its suitability hook, then runs the hooks and renders itself as leader', async () => {
+    const r = await rig();
+    const ident = await r.install('db', { hooks: { run: SLEEP, suitability: '#!/bin/sh\necho "thinking"\necho 42\n' }, config: { 'role.conf': LEADER_TEMPLATE } });
+    await r.load({ ident, group: 'prod', topology: 'leader' });
+    const role = join(r.habRoot, 'svc', 'db', 'config', 'role.conf');
+    await until(async () => (await serviceJson(r, 'db.prod'))?.process.state === 'up', 'the service to run as leader');
+    expect(await readFile(role, 'utf8')).toBe(`leader of term-less group, leader ${r.sup.id}\n`);
+    const census = (await r.get('/census')).body as { census_groups: Record<string, { election_status: string; leader_id: string | null; population: Record<string, { leader: boolean }> }> };
+    expect(census.census_groups['db.prod']).toMatchObject({ election_status: 'ElectionFinished', leader_id: r.sup.id });
+    expect(census.census_groups['db.prod']?.population[r.sup.id]?.leader).toBe(true);
+    expect(r.sup.election('db.prod')).toMatchObject({ status: 'finished', leaderId: r.sup.id });
+    // The hook's last line is the suitability this member stood with.
+    const stored = r.sup.core.store.get(keyOf('election', 'db.prod', 'election'))?.rumor;
+    expect(stored).toMatchObject({ memberId: r.sup.id, suitability: 42, status: 'finished' });
+    expect((await serviceJson(r, 'db.prod'))?.last_error).toBeNull();
+  });
+
+  test('without quorum the hooks wait, saying so in /services; when the roster regains quorum they run', async () => {
+    const r = await rig();
+    const other = 'a'.repeat(32);
+    // A finished election from before: this member led a roster of two; the other is unknown here.
+    r.sup.node.receivePacket('10.0.0.9:9638', {
+      type: 'push',
+      from: other,
+      rumors: [{ kind: 'election', group: 'db.prod', memberId: r.sup.id, term: 3, suitability: 0, status: 'finished', votes: [r.sup.id, other].sort(), roster: [r.sup.id, other].sort(), rosterVersion: 1 }],
+    });
+    const ident = await r.install('db', { hooks: { run: SLEEP }, config: { 'role.conf': LEADER_TEMPLATE } });
+    await r.load({ ident, group: 'prod', topology: 'leader' });
+    await until(async () => (await serviceJson(r, 'db.prod'))?.last_error === 'Waiting to execute hooks; election in progress, and we have no quorum.', 'the service to say it waits for quorum');
+    expect((await serviceJson(r, 'db.prod'))?.process.pid).toBeNull();
+    expect(r.output().some((l) => l.includes('hook[run]'))).toBe(false);
+
+    // The other member comes back, alive and running the service: 2 of 2.
+    r.sup.node.receivePacket('10.0.0.9:9638', {
+      type: 'push',
+      from: other,
+      rumors: [
+        { kind: 'member', member: { id: other, incarnation: 1, address: '10.0.0.9', swimPort: 9638, gossipPort: 9638, persistent: false }, health: 'alive', from: other },
+        { kind: 'service', group: 'db.prod', memberId: other, incarnation: 1, pkg: ident, cfg: new Uint8Array(0), sys: { ip: '10.0.0.9', hostname: 'o', gossipIp: '10.0.0.9', gossipPort: 9638, httpGatewayIp: '10.0.0.9', httpGatewayPort: 9631, ctlGatewayIp: '127.0.0.1', ctlGatewayPort: 9632 }, initialized: true, configVersion: 0, files: [], state: 'up', health: 'ok', topology: 'leader' },
+      ],
+    });
+    await until(async () => (await serviceJson(r, 'db.prod'))?.process.state === 'up', 'the service to run');
+    expect((await serviceJson(r, 'db.prod'))?.last_error).toBeNull();
+    expect(await readFile(join(r.habRoot, 'svc', 'db', 'config', 'role.conf'), 'utf8')).toBe(`leader of term-less group, leader ${r.sup.id}\n`);
   });
 });
