@@ -29,12 +29,14 @@
  *   its view is settled: more than half of the roster alive (not merely suspect), none of it
  *   suspect. A minority partition sees the far side turn suspect one member after another, and
  *   waits. Gossip's word that the leader is confirmed is acted on at once only when this
- *   member's own suspicion of it ran out after it learned of that leader and after its view was
- *   last unsettled; otherwise after it has stood `settleMs`: when a partition heals, each side
- *   hears the other's stale confirmations of members that are alive, and must not depose a live
- *   leader on them. A member that led the finished election stands with suitability 2^53 − 1,
- *   so a surviving leader is re-elected; so does a Supervisor that finds itself leader in its
- *   stored rumors when it joins a group (a restart), since its leadership may have passed on.
+ *   member held the leader suspect itself — its own suspicion ran out, or the word came while
+ *   it ran (a member outside the group often confirms first) — after it learned of that leader
+ *   and after its view was last unsettled; otherwise after it has stood `settleMs`: when a
+ *   partition heals, each side hears the other's stale confirmations of members that are alive,
+ *   and must not depose a live leader on them. A member that led the finished election stands
+ *   with suitability 2^53 − 1, so a surviving leader is re-elected; so does a Supervisor that
+ *   finds itself leader in its stored rumors when it joins a group (a restart), since its
+ *   leadership may have passed on.
  * - **Two rumors.** A group's finished election and the election running to replace it are
  *   kept apart (`gossip/rumor.ts: electionSlot`), and a member votes in a running election only
  *   when it sees the leader gone, or to re-elect the sitting leader (Raft's pre-vote): a
@@ -44,19 +46,20 @@
  * - **Stepping down** needs no rumor: every view of a roster without quorum is `no-quorum`
  *   without a leader (`view.ts`), the leader's own included. No rumor is ever sent for lack of
  *   quorum (habitat-sh/habitat#5893), and none that would not change the store.
- * - **Roster changes.** Only the leader, holding quorum, changes the roster, one member at a
- *   time: it removes a member that is gone, else adds a group member that is alive and has
+ * - **Roster changes.** Only the leader, holding quorum, changes the roster, one member at a time:
+ *   it removes a member that is gone (on the evidence a new term needs: gossip's word that a member
+ *   it held alive is confirmed waits `settleMs`), else adds a group member that is alive and has
  *   acknowledged the current version (it runs elections). For each change it first opens an
- *   acknowledgement round — the finished election again at `rosterVersion` + 1, same roster,
- *   votes reset to itself — and makes the change (`rosterVersion` + 1 again) only once more
- *   than half of the roster has acknowledged that round; every member of the group acknowledges
- *   each finished version once, by adding its vote. So each change is made right after a fresh
- *   majority of the current roster stood by the leader, and any majority of a roster meets any
- *   majority of the next (Raft's single-server changes, Ongaro's thesis §4.1): no two disjoint
- *   sets of members can both hold quorum. A leader about to find itself in a minority, still
- *   counting the far side as suspect, hence live, cannot shrink the roster to its side. A group
- *   of 5 that loses 2 keeps quorum (3 of 5) and shrinks to 3 in two changes; 2 of 5 cut off by
- *   a partition can neither elect (2 of 5 votes) nor shrink (2 of 5 acknowledgements).
+ *   acknowledgement round — the finished election again at `rosterVersion` + 1, same roster, votes
+ *   reset to itself — and makes the change (`rosterVersion` + 1 again) only once more than half of
+ *   the roster has acknowledged that round; every member of the group acknowledges each finished
+ *   version once, by adding its vote. So each change is made right after a fresh majority of the
+ *   current roster stood by the leader, and any majority of a roster meets any majority of the next
+ *   (Raft's single-server changes, Ongaro's thesis §4.1): no two disjoint sets of members can both
+ *   hold quorum. A leader about to find itself in a minority, still counting the far side as
+ *   suspect, hence live, cannot shrink the roster to its side. A group of 5 that loses 2 keeps
+ *   quorum (3 of 5) and shrinks to 3 in two changes; 2 of 5 cut off by a partition can neither
+ *   elect (2 of 5 votes) nor shrink (2 of 5 acknowledgements).
  * - **Stale candidates.** The merge keeps the roster of highest version among unfinished
  *   candidacies, and a member votes with the freshest roster it knows, so an election started
  *   from an old roster is decided over the newest one its voters hold (Raft's up-to-date check).
@@ -105,9 +108,9 @@ export interface ElectionsOptions {
   kind?: ElectionRumor['kind'];
   /**
    * How long a leader that gossip says is confirmed must stay so before this member starts a
-   * new term on that word alone, when its own suspicion of the leader did not run out (ms).
-   * Only then: after a kill -9 some member's own suspicion runs out first and starts the term
-   * at once. About the time a member falsely confirmed takes to hear of it and refute:
+   * new term on that word alone, when it did not hold the leader suspect itself (ms). Only
+   * then: after a kill -9 the members suspect the leader, and the first confirmation starts the
+   * term at once. About the time a member falsely confirmed takes to hear of it and refute:
    * `reconnectIntervalMs`. @default 10000
    */
   settleMs?: number;
@@ -159,8 +162,14 @@ export class Elections {
   private readonly settleMs: number;
   /** Counts events and evaluations, to order what this engine saw without relying on the clock. */
   private seq = 0;
-  /** When (`seq`) this member's own suspicion of a member ran out (event `member-confirmed`, local). */
+  /**
+   * When (`seq`) this member saw a member confirmed while it held it suspect itself: its own
+   * suspicion ran out (event `member-confirmed`, local), or word of the confirmation came while
+   * its suspicion still ran (another member's ran out first, e.g. one outside the group).
+   */
   private readonly confirmedHere = new Map<MemberId, number>();
+  /** Members this member holds suspect (event `member-suspect`, until alive, confirmed or removed). */
+  private readonly suspectHere = new Set<MemberId>();
   /** Since when a member has been gone, continuously, as far as this engine has looked. */
   private readonly goneSince = new Map<MemberId, number>();
 
@@ -209,22 +218,35 @@ export class Elections {
         break;
       }
       case 'member-confirmed':
-        if (event.local) this.confirmedHere.set(event.member.id, this.seq);
+        // Word of a confirmation while this member's own suspicion runs is as fresh as its own
+        // running out: in a ring larger than the group, members outside the group often confirm
+        // a dead leader first. A stale confirmation from the far side of a healed partition
+        // arrives about a member held alive here, and waits for `settleMs` (`mayTakeAsGone`).
+        if (event.local || this.suspectHere.has(event.member.id)) this.confirmedHere.set(event.member.id, this.seq);
+        this.suspectHere.delete(event.member.id);
+        this.touchAll();
+        break;
+      case 'member-suspect':
+        this.suspectHere.add(event.member.id);
         this.touchAll();
         break;
       case 'member-alive':
         this.confirmedHere.delete(event.member.id);
+        this.suspectHere.delete(event.member.id);
         this.goneSince.delete(event.member.id);
         this.touchAll();
         break;
       case 'member-removed':
         this.confirmedHere.delete(event.id);
+        this.suspectHere.delete(event.id);
         this.goneSince.delete(event.id);
         this.touchAll();
         break;
-      case 'member-joined':
-      case 'member-suspect':
       case 'member-departed':
+        this.suspectHere.delete(event.member.id);
+        this.touchAll();
+        break;
+      case 'member-joined':
         this.touchAll();
         break;
       default:
@@ -322,7 +344,7 @@ export class Elections {
           this.stand(g, running.term, basis, f);
           return;
         }
-        if (!leaderLive && !look.live(running.memberId) && this.mayDepose(g, running.memberId, g.candidateSeen, look, now)) {
+        if (!leaderLive && !look.live(running.memberId) && this.mayTakeAsGone(g, running.memberId, g.candidateSeen, look, now)) {
           this.newTerm(g, f?.roster ?? running.roster, nextTerm, this.basisFor(f, running), f, 'the candidate is gone', look);
           return;
         }
@@ -330,9 +352,9 @@ export class Elections {
       if (!leaderLive) return;
     }
     if (f === undefined) return;
-    if (f.memberId === this.self) this.lead(g, f, look);
+    if (f.memberId === this.self) this.lead(g, f, look, now);
     else if (!leaderLive) {
-      if (this.mayDepose(g, f.memberId, g.leaderSeen, look, now)) this.newTerm(g, f.roster, nextTerm, this.basisFor(f, undefined), f, 'the leader is gone', look);
+      if (this.mayTakeAsGone(g, f.memberId, g.leaderSeen, look, now)) this.newTerm(g, f.roster, nextTerm, this.basisFor(f, undefined), f, 'the leader is gone', look);
     } else if (!f.votes.includes(this.self)) this.publish(g, { ...f, votes: [this.self] });
   }
 
@@ -357,13 +379,16 @@ export class Elections {
   }
 
   /**
-   * Whether a gone leader (or candidate) may be replaced by a new term started here: at once when
-   * it departed, is unknown or unloaded its service; when it is confirmed, only on evidence newer
-   * than both this member's knowledge of it and the last time its view was unsettled (`settled`)
-   * — its own suspicion running out, or the confirmation standing `settleMs` in a settled view.
-   * Evidence from before a partition healed is so never acted upon.
+   * Whether a member that is not live here may be acted upon as gone — a leader (or candidate)
+   * replaced by a new term started here, a roster member taken out of the roster: at once when it
+   * departed, is unknown or unloaded its service; when it is confirmed, only on evidence newer
+   * than both this member's knowledge of it (`since`: when it first saw that leader or
+   * candidate) and the last time its view was unsettled (`settled`) — a confirmation while it
+   * held the member suspect itself (`confirmedHere`), or the confirmation standing `settleMs` in
+   * a settled view. Evidence from before a partition healed, or gossip's lingering word about a
+   * member that has just restarted, is so never acted upon.
    */
-  private mayDepose(g: GroupState, id: MemberId, since: Seen | undefined, look: GroupLook, now: number): boolean {
+  private mayTakeAsGone(g: GroupState, id: MemberId, since: Seen | undefined, look: GroupLook, now: number): boolean {
     if (look.live(id)) {
       this.goneSince.delete(id);
       return false;
@@ -374,7 +399,7 @@ export class Elections {
     if (here !== undefined && here > (since?.seq ?? 0) && here > (g.unsettled?.seq ?? 0)) return true;
     let gone = this.goneSince.get(id);
     if (gone === undefined) this.goneSince.set(id, (gone = now));
-    return now - Math.max(gone, since?.at ?? now, g.unsettled?.at ?? Number.NEGATIVE_INFINITY) >= this.settleMs;
+    return now - Math.max(gone, since?.at ?? Number.NEGATIVE_INFINITY, g.unsettled?.at ?? Number.NEGATIVE_INFINITY) >= this.settleMs;
   }
 
   /**
@@ -437,11 +462,15 @@ export class Elections {
    * each change made only right after more than half of the roster acknowledged the leader in
    * an acknowledgement round (the same roster at the next version, votes reset).
    */
-  private lead(g: GroupState, f: ElectionRumor, look: GroupLook): void {
+  private lead(g: GroupState, f: ElectionRumor, look: GroupLook, now: number): void {
     const live = (id: MemberId): boolean => look.live(id);
     if (!hasQuorum(f.roster, live)) return; // stepped down in every view; nothing to say
     const roster = new Set(f.roster);
-    const wanted = (id: MemberId): boolean => (roster.has(id) ? id !== this.self && !live(id) : look.service(id) === 'leader' && look.health(id) === 'alive');
+    // A member leaves on the same evidence that deposes a leader: a member that has just
+    // restarted is often confirmed again for a moment by gossip's lingering word, and a roster
+    // shrunk on it loses quorum if another member is lost before it grows back.
+    const wanted = (id: MemberId): boolean =>
+      roster.has(id) ? id !== this.self && !live(id) && this.mayTakeAsGone(g, id, undefined, look, now) : look.service(id) === 'leader' && look.health(id) === 'alive';
     const open = g.round !== undefined && g.round.term === f.term && g.round.rosterVersion === f.rosterVersion && wanted(g.round.member) ? g.round : undefined;
     // Remove a gone member first; add a joiner only once it acknowledged a version (it runs
     // elections): so only voters need looking at, never the whole store.

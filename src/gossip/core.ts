@@ -105,6 +105,8 @@ export class GossipCore {
   private gossipDueAt = Infinity;
   /** Whether any other member has answered or written to us since start (seeds are tried until then). */
   private heardFromPeer = false;
+  /** A peer's state reached us since start (a join's answer, an anti-entropy exchange), or we started alone (`synced`). */
+  private stateReceived: boolean;
   /**
    * While a packet is handled: the span of the tree push being handled, else 0 (pushes on learned
    * news at random). Outside packet handling null: news originated here goes down the whole tree.
@@ -141,6 +143,9 @@ export class GossipCore {
     const held = this.store.get(memberKey(this.self.id))?.rumor;
     if (held?.kind === 'member' && held.member.incarnation > this.self.incarnation) this.self.incarnation = held.member.incarnation;
     this.writeSelf(0);
+    // Alone by design: no seeds, and nobody else in the store. Whatever the ring holds later
+    // reaches it by gossip (members join through it).
+    this.stateReceived = this.seeds.length === 0 && this.liveCount <= 1;
   }
 
   // ---------------------------------------------------------------- reading
@@ -157,16 +162,19 @@ export class GossipCore {
     return this.awareness.value;
   }
 
-  /** Members believed alive or suspect, this one included (SWIM's N). */
   /**
-   * The store holds what the ring knows: there are no seeds to join through, or some member has
-   * answered since start. Elections wait for it, so that a Supervisor just started does not elect
-   * itself alone before it hears of the group's members.
+   * The store holds what the ring knows: a peer's state has arrived since start (the answer to a
+   * join, or an anti-entropy exchange), or this member started alone by design (no seeds, and no
+   * other live member in its store). Elections wait for it, so that a Supervisor just started
+   * does not elect itself alone before it hears of the group's members, and one restarted does
+   * not act on the election it stored, which the ring may have replaced meanwhile. Any packet is
+   * not enough: a ping or a reconnect's digest carries no state.
    */
   get synced(): boolean {
-    return this.seeds.length === 0 || this.heardFromPeer;
+    return this.stateReceived;
   }
 
+  /** Members believed alive or suspect, this one included (SWIM's N). */
   get liveCount(): number {
     return this.counts.alive + this.counts.suspect;
   }
@@ -249,12 +257,16 @@ export class GossipCore {
         break;
       case 'state':
         this.receiveAll(packet.rumors, now, 'quiet');
+        this.stateReceived = true;
         this.directContact(packet.from, now);
         break;
       case 'sync-digest': {
         this.directContact(packet.from, now);
         const root = this.store.root();
-        if (root.hi === packet.rootHi && root.lo === packet.rootLo && this.store.size === packet.count) break;
+        if (root.hi === packet.rootHi && root.lo === packet.rootLo && this.store.size === packet.count) {
+          this.stateReceived = true;
+          break;
+        }
         this.sendPacket(this.addressOf(packet.from) ?? from, { type: 'sync-buckets', from: this.self.id, hashes: this.store.bucketHashes() });
         break;
       }
@@ -264,7 +276,10 @@ export class GossipCore {
           break;
         }
         const buckets = this.store.differingBuckets(packet.hashes);
-        if (buckets.length === 0) break;
+        if (buckets.length === 0) {
+          this.stateReceived = true;
+          break;
+        }
         const rumors = this.store.inBuckets(new Set(buckets));
         this.sendPacket(this.addressOf(packet.from) ?? from, { type: 'sync-pull', from: this.self.id, buckets, rumors });
         break;
@@ -275,6 +290,7 @@ export class GossipCore {
         const theirs = new Map<string, Rumor>();
         for (const r of packet.rumors) theirs.set(rumorKey(r), r);
         this.receiveAll(packet.rumors, now, 'sync');
+        this.stateReceived = true;
         // Send back only what still stands here and beats what they sent.
         const answer = mine.filter((r) => {
           const key = rumorKey(r);
@@ -286,6 +302,7 @@ export class GossipCore {
       }
       case 'sync-rumors':
         this.receiveAll(packet.rumors, now, 'sync');
+        this.stateReceived = true;
         break;
     }
   }

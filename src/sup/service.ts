@@ -96,6 +96,8 @@ export interface ServiceRing {
   leaveElection?(serviceGroup: string): void;
   setSuitability?(serviceGroup: string, value: number): void;
   election?(serviceGroup: string): ElectionView;
+  /** Whether this member takes part in the group's elections yet (it waits for the ring's state). */
+  electionJoined?(serviceGroup: string): boolean;
 }
 
 export interface ServiceDeps {
@@ -411,9 +413,10 @@ export class Service {
 
   /**
    * Leader topology: joins the group's elections (with the `suitability` hook's value), and says
-   * whether the hooks may run: always once the service runs; before that, only when the election
-   * is finished, and this pass rendered the templates with it finished. While waiting, Habitat's
-   * line is logged once per change and shown as the error.
+   * whether the hooks may run: always once the service runs; before that, only once this member
+   * takes part in the elections and the election is finished, and this pass rendered the
+   * templates with it finished. While waiting, Habitat's line is logged once per change and shown
+   * as the error.
    */
   private async electionAllowsStart(running: boolean, renderedFinished: boolean): Promise<boolean> {
     const ring = this.deps.ring;
@@ -423,7 +426,10 @@ export class Service {
     }
     ring.joinElection?.(this.serviceGroup);
     if (running || ring.election === undefined) return true;
-    const gate = hookGate(ring.election(this.serviceGroup));
+    // Until this member takes part, its store may hold an election the ring has since replaced
+    // (a restart): a stored leadership of its own is no reason to run.
+    const joined = ring.electionJoined?.(this.serviceGroup) ?? true;
+    const gate = hookGate(joined ? ring.election(this.serviceGroup) : { status: 'none', leaderId: null });
     if (gate.message !== this.electionSaid) {
       this.electionSaid = gate.message;
       this.deps.log.info(gate.message);

@@ -351,8 +351,9 @@ export class Supervisor {
   }
 
   /**
-   * Leader topology: take part in the group's elections. Deferred until the ring is synced (some
-   * peer answered, or there are no peers), or `electionAloneMs` passed without an answer.
+   * Leader topology: take part in the group's elections. Deferred until the ring is synced (a
+   * peer's state arrived, or this member is alone by design: `GossipCore.synced`), or
+   * `electionAloneMs` passed without one.
    */
   joinElection(serviceGroup: string): void {
     if (this.closed || this.elections.joined().includes(serviceGroup)) return;
@@ -376,12 +377,17 @@ export class Supervisor {
     return this.elections.status(serviceGroup);
   }
 
+  /** Whether this member takes part in the group's elections yet (`joinElection` waits for the ring's state). */
+  electionJoined(serviceGroup: string): boolean {
+    return this.elections.joined().includes(serviceGroup);
+  }
+
   private joinWantedElections(): void {
     if (this.electionsWanted.size === 0) return;
     const alone = this.deps.clock.now() - this.startedAt >= (this.opts.electionAloneMs ?? 10_000);
     if (!this.core.synced && !alone) return;
     for (const group of this.electionsWanted) {
-      if (!this.core.synced) this.deps.log.warn('no peer has answered: taking part in the election alone', { group });
+      if (!this.core.synced) this.deps.log.warn('no peer has sent the ring\'s state: taking part in the election alone', { group });
       this.elections.join(group);
     }
     this.electionsWanted.clear();

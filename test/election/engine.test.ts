@@ -299,9 +299,15 @@ describe('the roster', () => {
     expect(h.last()).toMatchObject({ rosterVersion: 3, votes: [C] });
   });
 
+  /** `id` dies as a kill -9 looks from the leader: suspected here, then confirmed. */
+  function dies(h: Harness, id: MemberId): void {
+    h.health(id, 'suspect');
+    h.health(id, 'confirmed');
+  }
+
   test('the leader removes a gone member only after a majority acknowledged it in a round of its own', () => {
     const h = leading();
-    h.health(E, 'confirmed');
+    dies(h, E);
     // First an acknowledgement round: the same roster at the next version, votes reset.
     expect(h.published).toEqual([expect.objectContaining({ memberId: B, term: 6, rosterVersion: 3, roster: [A, B, C, D, E], votes: [B] })]);
     h.ack(A);
@@ -309,18 +315,18 @@ describe('the roster', () => {
     h.ack(C);
     expect(h.last()).toMatchObject({ rosterVersion: 4, roster: [A, B, C, D], votes: [B] });
     // The next change waits for a round of its own.
-    h.health(D, 'confirmed');
+    dies(h, D);
     expect(h.last()).toMatchObject({ rosterVersion: 5, roster: [A, B, C, D], votes: [B] });
   });
 
   test('acknowledgements count only for the change their round was opened for', () => {
     const h = leading();
-    h.health(E, 'confirmed');
+    dies(h, E);
     expect(h.last()).toMatchObject({ rosterVersion: 3 });
     h.health(E, 'alive');
     h.ack(A, C, D);
     expect(h.published).toHaveLength(1); // E is back: nothing to change, the round is closed
-    h.health(D, 'confirmed');
+    dies(h, D);
     // A new round for D, although a majority acknowledged version 3.
     expect(h.published).toHaveLength(2);
     expect(h.last()).toMatchObject({ rosterVersion: 4, roster: [A, B, C, D, E], votes: [B] });
@@ -328,9 +334,10 @@ describe('the roster', () => {
 
   test('the leader of a minority changes nothing: its acknowledgement round never completes', () => {
     const h = leading();
+    dies(h, E);
+    // The partition cuts C and D off just as the round opens.
     h.health(D, 'suspect');
     h.health(C, 'suspect');
-    h.health(E, 'confirmed');
     h.ack(A);
     for (let t = 0; t < 5; t++) h.engine.tick();
     expect(h.published.map((r) => (r.kind === 'election' ? r.rosterVersion : -1))).toEqual([3]);
@@ -340,6 +347,27 @@ describe('the roster', () => {
     expect(h.engine.status(GROUP)).toMatchObject({ status: 'no-quorum', leaderId: null });
     h.engine.tick();
     expect(h.published).toHaveLength(1);
+  });
+
+  test('gossip’s word that a member held alive here is confirmed takes it out of the roster only after settleMs', () => {
+    // A member that has just restarted: alive here (it spoke to us), then confirmed again for a
+    // moment by the ring's lingering word, until it refutes.
+    const h = leading();
+    h.health(E, 'confirmed');
+    expect(h.published).toEqual([]);
+    h.health(E, 'alive');
+    h.now += 20_000;
+    h.engine.tick();
+    expect(h.published).toEqual([]);
+    expect(h.finishedHeld().roster).toEqual([A, B, C, D, E]);
+    // Confirmed and never back: out, once the word has stood settleMs.
+    h.health(E, 'confirmed');
+    h.now += 9999;
+    h.engine.tick();
+    expect(h.published).toEqual([]);
+    h.now += 1;
+    h.engine.tick();
+    expect(h.last()).toMatchObject({ rosterVersion: 3, roster: [A, B, C, D, E], votes: [B] });
   });
 
   test('the leader adds a group member that is alive and acknowledged, one at a time', () => {

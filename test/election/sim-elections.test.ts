@@ -108,6 +108,30 @@ describe('losing the leader', () => {
     expect(c.runUntil(() => e.agreedLeader(last) !== undefined && last.every((m) => e.view(m).roster.length === 2), 30_000)).toBe(true);
   });
 
+  test('a group of 3 in a ring of 10: the leader killed, confirmed dead by members outside the group, is replaced as fast', () => {
+    // Members outside the group probe the leader too, and most often their suspicion runs out
+    // first: the group's members then hear of the confirmation by gossip, while their own
+    // suspicion of it still runs. That is fresh word, not a healed partition's stale one.
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const c = new SimCluster({ seed, options });
+      const all = c.bootConverged(10);
+      const group = all.slice(0, 3);
+      const e = new SimElections(c, { group: GROUP, suitability: (m) => all.indexOf(m) });
+      for (const m of group) e.load(m);
+      expect(c.runUntil(() => e.agreedLeader() !== undefined && group.every((m) => e.view(m).roster.length === 3), 10_000)).toBe(true);
+      const leader = c.member(e.agreedLeader()!);
+      const survivors = group.filter((m) => m !== leader);
+      let confirmedAt: number | undefined;
+      c.onEvent((ev) => {
+        if (confirmedAt === undefined && ev.event.type === 'member-confirmed' && ev.event.member.id === leader.id) confirmedAt = ev.at;
+      });
+      c.kill(leader);
+      expect(c.runUntil(() => confirmedAt !== undefined, 30_000)).toBe(true);
+      // Once the first member confirmed it, the election takes messages, not settleMs (10 s).
+      expect(c.runUntil(() => e.agreedLeader(survivors) !== undefined && e.agreedLeader(survivors) !== leader.id, 2 * options.probeIntervalMs), `seed ${seed}`).toBe(true);
+    }
+  });
+
   test('failover time is failure detection plus a few milliseconds of election', () => {
     for (const [n, preset, name] of [
       [3, localTestPreset, 'localTest'],

@@ -306,6 +306,45 @@ describe('seeds', () => {
   });
 });
 
+describe('synced: the store holds what the ring knows (elections wait for it)', () => {
+  const restart = (seeds: string[]): GossipCore =>
+    new GossipCore({ random: seededRandom(3) }, { self: info(SELF, 0, '10.0.0.102'), options: lanPreset, seeds, restored: [member(A, 0, 'alive'), member(B, 0, 'alive')] });
+
+  test('a member that starts alone, with no seeds and nobody in its store, is synced at once, and stays so as others join it', () => {
+    const core = new GossipCore({ random: seededRandom(3) }, { self: info(SELF, 0, '10.0.0.102'), options: lanPreset });
+    expect(core.synced).toBe(true);
+    core.handlePacket(addr(A), { type: 'join', member: info(A, 0, '10.0.0.65') }, 10);
+    expect(core.liveCount).toBe(2);
+    expect(core.synced).toBe(true);
+  });
+
+  test('a restarted member, with or without seeds, is not synced by a ping or an ack, only by a peer\'s state', () => {
+    for (const seeds of [[], ['10.9.0.1:9638']]) {
+      const core = restart(seeds);
+      core.start(0);
+      expect(core.synced).toBe(false);
+      core.handlePacket(addr(A), { type: 'ping', seq: 1, from: A, target: SELF, piggyback: [] }, 10);
+      core.handlePacket(addr(A), { type: 'ack', seq: 999, from: A, piggyback: [] }, 20);
+      expect(core.synced).toBe(false);
+      core.handlePacket(addr(A), { type: 'state', from: A, rumors: [member(A, 0, 'alive')] }, 30);
+      expect(core.synced).toBe(true);
+    }
+  });
+
+  test('an anti-entropy exchange syncs a restarted member, whichever side began it', () => {
+    const asked = restart([]);
+    asked.handlePacket(addr(A), { type: 'sync-pull', from: A, buckets: [0], rumors: [] }, 10);
+    expect(asked.synced).toBe(true);
+    const asking = restart([]);
+    asking.handlePacket(addr(A), { type: 'sync-rumors', from: A, rumors: [] }, 10);
+    expect(asking.synced).toBe(true);
+    const same = restart([]);
+    const root = same.store.root();
+    same.handlePacket(addr(A), { type: 'sync-digest', from: A, rootHi: root.hi, rootLo: root.lo, count: same.store.size }, 10);
+    expect(same.synced).toBe(true);
+  });
+});
+
 describe('the shell', () => {
   test('junk bytes are counted and dropped without a throw', () => {
     const core = coreWith([member(A, 0, 'alive')]);

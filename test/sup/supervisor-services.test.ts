@@ -17,6 +17,7 @@ import { keyOf, presets } from '../../src/gossip/index.js';
 import { httpGateway } from '../../src/http/index.js';
 import type { LoadRequest } from '../../src/sup/index.js';
 import { ServiceManager, Supervisor, supPaths } from '../../src/sup/index.js';
+import type { Rumor } from '../../src/wire/index.js';
 import { installPackage, type PackageFiles } from './test-ring.js';
 import { childEnv, isAlive, recordingSink, until } from './process/helpers.js';
 
@@ -39,14 +40,16 @@ afterEach(async () => {
   }
 });
 
-/** A Supervisor with a service manager and an HTTP gateway; services restart after `backoffMs`. */
-async function rig(backoffMs = 20): Promise<Rig> {
-  const root = await mkdtemp(join(tmpdir(), 'murmur-sup-svc-'));
+const SUP_DEPS = { clock: { now: () => performance.now() }, random: seededRandom(7), log: nullLogger, transport: { send: () => {} }, timers: { at: () => {} }, every: () => () => {} };
+
+/**
+ * A Supervisor with a service manager and an HTTP gateway; services restart after `backoffMs`.
+ * `root`: an FS_ROOT a previous Supervisor left (a restart); the rig removes it afterwards.
+ */
+async function rig(backoffMs = 20, opts: { root?: string } = {}): Promise<Rig> {
+  const root = opts.root ?? (await mkdtemp(join(tmpdir(), 'murmur-sup-svc-')));
   const paths = supPaths({ FS_ROOT: root });
-  const sup = await Supervisor.open(
-    { clock: { now: () => performance.now() }, random: seededRandom(7), log: nullLogger, transport: { send: () => {} }, timers: { at: () => {} }, every: () => () => {} },
-    { paths, address: '127.0.0.7', gossipPort: 9638, seeds: [], permanent: false, gossip: presets.lan },
-  );
+  const sup = await Supervisor.open(SUP_DEPS, { paths, address: '127.0.0.7', gossipPort: 9638, seeds: [], permanent: false, gossip: presets.lan, electionAloneMs: 3_600_000 });
   sup.sysInfo = { ip: '127.0.0.7', hostname: 'test', gossipIp: '127.0.0.7', gossipPort: 9638, httpGatewayIp: '127.0.0.7', httpGatewayPort: 9631, ctlGatewayIp: '127.0.0.1', ctlGatewayPort: 9632 };
   const { sink, text } = recordingSink();
   const manager = new ServiceManager(
@@ -290,5 +293,48 @@ describe('leader topology', () => {
     await until(async () => (await serviceJson(r, 'db.prod'))?.process.state === 'up', 'the service to run');
     expect((await serviceJson(r, 'db.prod'))?.last_error).toBeNull();
     expect(await readFile(join(r.habRoot, 'svc', 'db', 'config', 'role.conf'), 'utf8')).toBe(`leader of term-less group, leader ${r.sup.id}\n`);
+  });
+
+  test('a Supervisor restarted without peers, which led before, runs no hook on its stored election: it waits for the ring\'s state, then follows', async () => {
+    const [b, c] = ['b'.repeat(32), 'c'.repeat(32)];
+    const ident = 'core/db/0.1.0/20240101000000';
+    const member = (id: string, host: string): Rumor => ({ kind: 'member', member: { id, incarnation: 1, address: host, swimPort: 9638, gossipPort: 9638, persistent: false }, health: 'alive', from: id });
+    const service = (id: string, host: string): Rumor => ({
+      kind: 'service', group: 'db.prod', memberId: id, incarnation: 1, pkg: ident, cfg: new Uint8Array(0),
+      sys: { ip: host, hostname: host, gossipIp: host, gossipPort: 9638, httpGatewayIp: host, httpGatewayPort: 9631, ctlGatewayIp: '127.0.0.1', ctlGatewayPort: 9632 },
+      initialized: true, configVersion: 0, files: [], state: 'up', health: 'ok', topology: 'leader',
+    });
+    // Its first life: it led {self, B, C}, all alive; then it was killed (its store stays on disk).
+    const root = await mkdtemp(join(tmpdir(), 'murmur-sup-svc-'));
+    const first = await Supervisor.open(SUP_DEPS, { paths: supPaths({ FS_ROOT: root }), address: '127.0.0.7', gossipPort: 9638, seeds: [], permanent: false, gossip: presets.lan });
+    const self = first.id;
+    const roster = [self, b, c].sort();
+    first.node.receivePacket('10.0.0.2:9638', {
+      type: 'push',
+      from: b,
+      rumors: [member(b, '10.0.0.2'), member(c, '10.0.0.3'), service(b, '10.0.0.2'), service(c, '10.0.0.3'), { kind: 'election', group: 'db.prod', memberId: self, term: 3, suitability: 0, status: 'finished', votes: roster, roster, rosterVersion: 1 }],
+    });
+    await first.stop();
+
+    // Restarted as the first Supervisor of a ring is, without --peer. Its store says it leads,
+    // but the ring may have elected another since: nothing runs on that word.
+    const r = await rig(20, { root });
+    expect(r.sup.id).toBe(self);
+    const installed = await r.install('db', { hooks: { run: SLEEP }, config: { 'role.conf': LEADER_TEMPLATE } });
+    await r.load({ ident: installed, group: 'prod', topology: 'leader' });
+    await until(async () => (await serviceJson(r, 'db.prod'))?.last_error === "Waiting to execute hooks; election hasn't started", 'the service to wait for the ring');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await serviceJson(r, 'db.prod'))?.process.pid).toBeNull();
+    expect(r.output().some((l) => l.includes('hook[run]'))).toBe(false);
+
+    // The ring's state arrives (a peer's answer): B was elected at term 4. It follows B.
+    r.sup.node.receivePacket('10.0.0.2:9638', {
+      type: 'state',
+      from: b,
+      rumors: [member(b, '10.0.0.2'), member(c, '10.0.0.3'), { kind: 'election', group: 'db.prod', memberId: b, term: 4, suitability: 0, status: 'finished', votes: [b, c], roster, rosterVersion: 1 }],
+    });
+    await until(async () => (await serviceJson(r, 'db.prod'))?.process.state === 'up', 'the service to run');
+    expect(await readFile(join(r.habRoot, 'svc', 'db', 'config', 'role.conf'), 'utf8')).toBe(`follower of term-less group, leader ${b}\n`);
+    expect(r.sup.election('db.prod')).toMatchObject({ status: 'finished', leaderId: b, term: 4 });
   });
 });
