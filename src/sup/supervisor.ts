@@ -118,10 +118,13 @@ export class Supervisor {
     restored: { incarnation: number; rumors: Rumor[] },
   ) {
     this.id = id;
+    // A restart comes back one incarnation up, so that its first word (alive) outranks whatever
+    // the ring says of its previous life (suspect, confirmed) at once, instead of after a refutation.
+    const incarnation = restored.rumors.length > 0 ? Math.min(restored.incarnation + 1, Number.MAX_SAFE_INTEGER) : restored.incarnation;
     const core = new GossipCore(
       { random: deps.random, log: deps.log },
       {
-        self: { id, incarnation: restored.incarnation, address: opts.address, swimPort: opts.gossipPort, gossipPort: opts.gossipPort, persistent: opts.permanent },
+        self: { id, incarnation, address: opts.address, swimPort: opts.gossipPort, gossipPort: opts.gossipPort, persistent: opts.permanent },
         options: opts.gossip,
         seeds: opts.seeds,
         restored: restored.rumors,

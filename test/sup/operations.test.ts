@@ -28,7 +28,7 @@ async function tempRoot(): Promise<string> {
   return dir;
 }
 
-async function supervisor(): Promise<{ sup: Supervisor; sent: string[] }> {
+async function supervisor(root?: string): Promise<{ sup: Supervisor; sent: string[] }> {
   const sent: string[] = [];
   const sup = await Supervisor.open(
     {
@@ -39,7 +39,7 @@ async function supervisor(): Promise<{ sup: Supervisor; sent: string[] }> {
       timers: { at: () => {} },
       every: () => () => {},
     },
-    { paths: supPaths({ FS_ROOT: await tempRoot() }), address: '127.0.0.1', gossipPort: 9638, seeds: [], permanent: false, gossip: presets.lan },
+    { paths: supPaths({ FS_ROOT: root ?? (await tempRoot()) }), address: '127.0.0.1', gossipPort: 9638, seeds: [], permanent: false, gossip: presets.lan },
   );
   open.push(sup);
   return { sup, sent };
@@ -210,6 +210,28 @@ describe('status', () => {
     const { sup } = await supervisor();
     sup.node.receivePacket('10.0.0.2:9638', { type: 'push', from: OTHER, rumors: [peer(OTHER)] });
     expect(sup.status()).toEqual({ memberId: sup.id, incarnation: 0, members: { alive: [sup.id, OTHER].sort(), suspect: [], confirmed: [], departed: [] } });
+  });
+});
+
+describe('a restart', () => {
+  test('comes back one incarnation up, so that its first word outranks what the ring says of its previous life', async () => {
+    const root = await tempRoot();
+    const { sup: first } = await supervisor(root);
+    first.node.receivePacket('10.0.0.2:9638', { type: 'push', from: OTHER, rumors: [peer(OTHER)] });
+    await first.stop();
+    open.splice(open.indexOf(first), 1);
+    // The ring confirmed it dead at the incarnation it had.
+    const { sup: second } = await supervisor(root);
+    expect(second.id).toBe(first.id);
+    expect(second.status().incarnation).toBe(1);
+    second.node.receivePacket('10.0.0.2:9638', {
+      type: 'push',
+      from: OTHER,
+      rumors: [{ kind: 'member', member: { id: second.id, incarnation: 0, address: '127.0.0.1', swimPort: 9638, gossipPort: 9638, persistent: false }, health: 'confirmed', from: OTHER }],
+    });
+    // Nothing to refute: the accusation is about an older life.
+    expect(second.status().incarnation).toBe(1);
+    expect(second.core.member(second.id)?.health).toBe('alive');
   });
 });
 
