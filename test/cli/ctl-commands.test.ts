@@ -4,9 +4,10 @@
  * from, and what is printed.
  */
 import { describe, expect, test } from 'vitest';
-import { buildProgram, exitCodeFor, type CliDeps } from '../../src/cli/index.js';
+import type { CliDeps } from '../../src/cli/index.js';
 import { MurmurError } from '../../src/core/index.js';
 import type { CtlApi } from '../../src/ctl/client.js';
+import { runProgram } from './run-program.js';
 
 interface Sent {
   address: string;
@@ -59,12 +60,7 @@ async function run(args: string[], opts: { env?: Record<string, string>; files?:
     stdout: (s) => void out.push(s),
     stderr: (s) => void err.push(s),
   };
-  let code = 0;
-  try {
-    await buildProgram(deps, 'hab').parseAsync(args, { from: 'user' });
-  } catch (e) {
-    code = exitCodeFor(e, deps.stderr);
-  }
+  const code = await runProgram(deps, args);
   return { code, stdout: out.join(''), stderr: err.join(''), sent };
 }
 

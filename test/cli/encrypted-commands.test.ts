@@ -7,9 +7,10 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { buildProgram, exitCodeFor, type CliDeps } from '../../src/cli/index.js';
+import type { CliDeps } from '../../src/cli/index.js';
 import type { CtlApi, PayloadOptions } from '../../src/ctl/client.js';
 import { openBox1, parseBox1 } from '../../src/crypto/index.js';
+import { runProgram } from './run-program.js';
 
 let keys: string;
 beforeEach(async () => {
@@ -63,12 +64,7 @@ async function run(args: string[], opts: { stdin?: string; files?: Record<string
     stdout: (s) => void out.push(s),
     stderr: (s) => void err.push(s),
   };
-  let code = 0;
-  try {
-    await buildProgram(deps, 'hab').parseAsync(args, { from: 'user' });
-  } catch (e) {
-    code = exitCodeFor(e, deps.stderr);
-  }
+  const code = await runProgram(deps, args);
   return { code, stdout: out.join(''), stderr: err.join(''), sent };
 }
 

@@ -8,9 +8,10 @@ import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { buildProgram, exitCodeFor, type CliDeps } from '../../src/cli/index.js';
+import type { CliDeps } from '../../src/cli/index.js';
 import type { CtlApi } from '../../src/ctl/client.js';
 import { formatKeyText, latestBoxSecretKey, latestOriginSecretKey } from '../../src/crypto/index.js';
+import { runProgram } from './run-program.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
@@ -47,12 +48,7 @@ async function run(args: string[], opts: { stdin?: string; files?: Record<string
     stdout: (s) => void out.push(s),
     stderr: (s) => void err.push(s),
   };
-  let code = 0;
-  try {
-    await buildProgram(deps, 'hab').parseAsync(args, { from: 'user' });
-  } catch (e) {
-    code = exitCodeFor(e, deps.stderr);
-  }
+  const code = await runProgram(deps, args);
   return { code, stdout: out.join(''), stderr: err.join(''), sent };
 }
 

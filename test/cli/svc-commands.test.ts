@@ -6,9 +6,10 @@
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { SupRunRequest } from '../../src/cli/sup.js';
-import { buildProgram, exitCodeFor, type CliDeps } from '../../src/cli/index.js';
+import type { CliDeps } from '../../src/cli/index.js';
 import { MurmurError } from '../../src/core/index.js';
 import type { ConfigApplyEvent, CtlApi, ServiceStatusJson } from '../../src/ctl/client.js';
+import { runProgram } from './run-program.js';
 
 const ID = 'a'.repeat(32);
 
@@ -84,12 +85,7 @@ async function run(args: string[], opts: RunOptions = {}) {
     stderr: (s) => void err.push(s),
     stderrIsTTY: opts.tty ?? false,
   };
-  let code = 0;
-  try {
-    await buildProgram(deps, 'hab').parseAsync(args, { from: 'user' });
-  } catch (e) {
-    code = exitCodeFor(e, deps.stderr);
-  }
+  const code = await runProgram(deps, args);
   return { code, stdout: out.join(''), stderr: err.join(''), sent, supRuns };
 }
 

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { runSupervisor } from '../../src/app/sup-run.js';
-import { buildProgram, exitCodeFor, type CliDeps } from '../../src/cli/index.js';
+import type { CliDeps } from '../../src/cli/index.js';
 import { parseSupRunOptions } from '../../src/cli/sup.js';
 import type { CtlApi } from '../../src/ctl/client.js';
 import { MurmurError, seededRandom } from '../../src/core/index.js';
@@ -34,6 +34,7 @@ import {
 import { CtlGateway, type CtlSupervisor } from '../../src/ctl/index.js';
 import { GossipCore, presets } from '../../src/gossip/index.js';
 import { RingKeys } from '../../src/sup/ring-keys.js';
+import { runProgram } from '../cli/run-program.js';
 
 /** Recognisable secrets: 32 bytes (ring and box keys) and 64 bytes (signing secret keys). */
 const SECRET_32 = Buffer.from('murmur-test-secret-32-bytes-ABCD');
@@ -164,12 +165,7 @@ async function hab(args: string[], opts: { stdin?: string; env?: Record<string, 
     stdout: (s) => void out.push(s),
     stderr: (s) => void err.push(s),
   };
-  let code = 0;
-  try {
-    await buildProgram(deps, 'hab').parseAsync(args, { from: 'user' });
-  } catch (e) {
-    code = exitCodeFor(e, deps.stderr);
-  }
+  const code = await runProgram(deps, args);
   return { code, stdout: out.join(''), stderr: err.join(''), sent };
 }
 
