@@ -19,11 +19,11 @@
  *
  * The tests run in order on one set of Supervisors; every wait is bounded.
  */
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { hab, kill9, newFsRoot, startSup, stopAll, waitFor, type Sup } from './supervisors.js';
+import { buildPackages, hab, kill9, startSup, stopAll, waitFor, type Sup } from './supervisors.js';
 
 afterAll(stopAll);
 
@@ -45,7 +45,7 @@ const PLANS = {
 };
 
 let keys = '';
-const harts: Record<'web' | 'kv', string> = { web: '', kv: '' };
+let harts: Record<'web' | 'kv', string> = { web: '', kv: '' };
 let a: Sup;
 let b: Sup;
 let c: Sup;
@@ -134,17 +134,7 @@ beforeAll(async () => {
   keys = await mkdtemp(join(tmpdir(), 'murmur-keys-'));
   const env = { HAB_CACHE_KEY_PATH: keys };
   expect((await hab(['origin', 'key', 'generate', 'core'], { env })).code).toBe(0);
-  for (const name of ['kv', 'web'] as const) {
-    const plan = await newFsRoot();
-    for (const [file, text] of Object.entries(PLANS[name])) {
-      await mkdir(join(plan, file, '..'), { recursive: true });
-      await writeFile(join(plan, file), text, { mode: file.startsWith('hooks/') ? 0o755 : 0o644 });
-    }
-    const out = await newFsRoot();
-    const built = await hab(['pkg', 'build', plan, '--output', out], { env, limitMs: 60_000 });
-    expect(built.code, built.stderr).toBe(0);
-    harts[name] = join(out, (await readdir(out)).find((f) => f.endsWith('.hart')) ?? '');
-  }
+  harts = await buildPackages(PLANS, env);
   a = await startSup({ host: '127.0.0.181', env });
   [b, c, d] = (await Promise.all(['127.0.0.182', '127.0.0.183', '127.0.0.184'].map((host) => startSup({ host, peers: [a.gossip], env })))) as [Sup, Sup, Sup];
   [favourite, other] = b.id < c.id ? [b, c] : [c, b];

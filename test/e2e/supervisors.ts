@@ -4,7 +4,7 @@
  * gossip preset. Every wait is bounded; `stopAll` ends only the processes started here.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,4 +147,27 @@ export async function stopAll(): Promise<void> {
   await Promise.all(running.map((s) => Promise.race([s.exited, new Promise((r) => setTimeout(r, 10_000))])));
   for (const s of running) if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
   for (const dir of roots.splice(0)) await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * Builds one signed `.hart` per plan with `hab pkg build` (the origin key must be in
+ * `env.HAB_CACHE_KEY_PATH`): each plan is its files' texts by path (`plan.sh`, `hooks/run`, …;
+ * hooks are made executable). Returns the path of each package by plan name.
+ */
+export async function buildPackages<K extends string>(plans: Record<K, Record<string, string>>, env: Record<string, string>): Promise<Record<K, string>> {
+  const harts = {} as Record<K, string>;
+  for (const name of Object.keys(plans) as K[]) {
+    const plan = await newFsRoot();
+    for (const [file, text] of Object.entries(plans[name])) {
+      await mkdir(join(plan, file, '..'), { recursive: true });
+      await writeFile(join(plan, file), text, { mode: file.startsWith('hooks/') ? 0o755 : 0o644 });
+    }
+    const out = await newFsRoot();
+    const built = await hab(['pkg', 'build', plan, '--output', out], { env, limitMs: 60_000 });
+    if (built.code !== 0) throw new Error(`hab pkg build ${name} exited ${built.code}: ${built.stderr}`);
+    const hart = (await readdir(out)).find((f) => f.endsWith('.hart'));
+    if (hart === undefined) throw new Error(`hab pkg build ${name} wrote no .hart in ${out}`);
+    harts[name] = join(out, hart);
+  }
+  return harts;
 }
