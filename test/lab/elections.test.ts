@@ -25,7 +25,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, onTestFailed, test } from 'vitest';
-import { counterDelta, describeDrops, Lab, mapLimit, waitFor, type LabCounters } from './lab.js';
+import { Lab, mapLimit, waitFor, type LabCounters } from './lab.js';
 import { buildLeaderPackages, censusElection, censusLeader, crashHost, kvConf, pidRunning, roster, servicePid, setSuitability, webLeader } from './leader-group.js';
 
 const enabled = process.env.MURMUR_LAB === '1';
@@ -77,12 +77,7 @@ describe.skipIf(!enabled)('leader elections on five hosts', () => {
   afterAll(async () => {
     try {
       if (lab && !lab.isDestroyed) {
-        console.log(`lab ${lab.id}: ${describeDrops(counterDelta(before, await lab.counters()))}`);
-        if (failed) {
-          const dest = join(tmpdir(), `murmur-lab-logs-${lab.id}-${Date.now()}`);
-          lab.saveLogs(dest);
-          console.log(`lab ${lab.id}: a test failed; the Supervisors' logs are in ${dest}`);
-        }
+        await lab.report(before, failed);
       }
     } finally {
       await lab?.destroy();

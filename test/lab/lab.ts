@@ -767,6 +767,19 @@ export class Lab {
     for (const i of this.hostList) for (const f of ['sup.log', 'serf.log']) if (existsSync(join(this.dir(i), f))) writeFileSync(join(dest, `host${i}-${f}`), readFileSync(join(this.dir(i), f)));
   }
 
+  /**
+   * What a lab test prints at its end: the kernel's drop counters since `before` (so that a lab
+   * artifact is never read as a protocol result), and, when a test failed, where the
+   * Supervisors' logs were copied (the lab's own directory goes at teardown).
+   */
+  async report(before: LabCounters, failed: boolean, print: (line: string) => void = console.log): Promise<void> {
+    print(`lab ${this.id}: ${describeDrops(counterDelta(before, await this.counters()))}`);
+    if (!failed) return;
+    const dest = join(tmpdir(), `murmur-lab-logs-${this.id}-${Date.now()}`);
+    this.saveLogs(dest);
+    print(`lab ${this.id}: a test failed; the Supervisors' logs are in ${dest}`);
+  }
+
   /** `/butterfly` of host i, fetched by curl inside host i's namespace. */
   async butterfly(i: number, timeoutMs = 5000): Promise<ButterflyView> {
     const r = await this.exec(i, 'curl', ['-sS', '--max-time', String(timeoutMs / 1000), `http://${this.ip(i)}:${PORTS.http}/butterfly`], { timeoutMs: timeoutMs + 2000 });

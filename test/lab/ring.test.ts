@@ -9,10 +9,8 @@
  * bounded, and the lab is torn down whatever happens.
  */
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, onTestFailed, test } from 'vitest';
-import { counterDelta, describeDrops, Lab, MURMUR_BIN, waitFor, type LabCounters } from './lab.js';
+import { Lab, MURMUR_BIN, waitFor, type LabCounters } from './lab.js';
 
 const enabled = process.env.MURMUR_LAB === '1';
 
@@ -58,12 +56,7 @@ describe.skipIf(!enabled)('five Supervisors in five network namespaces', () => {
     if (!lab) return;
     try {
       // Recorded with every run, so that a lab artifact is never read as a protocol result.
-      console.log(`lab ${lab.id}: ${describeDrops(counterDelta(before, await lab.counters()))}`);
-      if (failed) {
-        const dest = join(tmpdir(), `murmur-lab-logs-${lab.id}-${Date.now()}`);
-        lab.saveLogs(dest);
-        console.log(`lab ${lab.id}: a test failed; the Supervisors' logs are in ${dest}`);
-      }
+      await lab.report(before, failed);
     } finally {
       await lab.destroy();
     }

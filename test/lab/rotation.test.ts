@@ -20,7 +20,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, onTestFailed, test } from 'vitest';
-import { counterDelta, describeDrops, Lab, mapLimit, monoMs, PORTS, REPO_ROOT, run, sleep, waitFor, type ButterflyView, type LabCounters, type LabProcess } from './lab.js';
+import { Lab, mapLimit, monoMs, PORTS, REPO_ROOT, run, sleep, waitFor, type ButterflyView, type LabCounters, type LabProcess } from './lab.js';
 
 const enabled = process.env.MURMUR_LAB === '1';
 
@@ -132,12 +132,7 @@ describe.skipIf(!enabled)('ring key rotation on seven hosts under traffic', () =
     if (!lab) return;
     try {
       // Recorded with every run, so that a lab artifact is never read as a protocol result.
-      console.log(`lab ${lab.id}: ${describeDrops(counterDelta(before, await lab.counters()))}`);
-      if (failed) {
-        const dest = join(tmpdir(), `murmur-lab-logs-${lab.id}-${Date.now()}`);
-        lab.saveLogs(dest);
-        console.log(`lab ${lab.id}: a test failed; the Supervisors' logs are in ${dest}`);
-      }
+      await lab.report(before, failed);
     } finally {
       await lab.destroy();
     }

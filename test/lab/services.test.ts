@@ -18,7 +18,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, onTestFailed, test } from 'vitest';
-import { counterDelta, describeDrops, Lab, REPO_ROOT, run, waitFor, type LabCounters } from './lab.js';
+import { Lab, REPO_ROOT, run, waitFor, type LabCounters } from './lab.js';
 
 const enabled = process.env.MURMUR_LAB === '1';
 
@@ -135,12 +135,7 @@ describe.skipIf(!enabled)('the seed scenario with real Redis, in four network na
   /** Before the lab goes: its drop counters (so that a lab artifact is never read as a result), and the logs of a failed run. */
   async function record(): Promise<void> {
     if (!lab || lab.isDestroyed) return;
-    console.log(`lab ${lab.id}: ${describeDrops(counterDelta(before, await lab.counters()))}`);
-    if (failed) {
-      const dest = join(tmpdir(), `murmur-lab-logs-${lab.id}-${Date.now()}`);
-      lab.saveLogs(dest);
-      console.log(`lab ${lab.id}: a test failed; the Supervisors' logs are in ${dest}`);
-    }
+    await lab.report(before, failed);
   }
 
   afterAll(async () => {
