@@ -22,9 +22,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readGatewayTls } from '../../src/app/sup-run.js';
 import { buildProgram, exitCodeFor, type CliDeps } from '../../src/cli/index.js';
 import { parseSupRunOptions, type GatewayTlsFiles, type RawSupRunOptions } from '../../src/cli/sup.js';
-import { MurmurError } from '../../src/core/index.js';
 import { readTlsFiles } from '../../src/crypto/index.js';
 import { makeTestCerts, type TestCerts } from '../net/certs.js';
+import { rejection, thrown } from '../murmur-error.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 
@@ -53,25 +53,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
   await rm(certs.dir, { recursive: true, force: true });
 });
-
-async function rejection(action: Promise<unknown>): Promise<MurmurError> {
-  const err: unknown = await action.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MurmurError);
-  return err as MurmurError;
-}
-
-function thrown(action: () => unknown): MurmurError {
-  try {
-    action();
-  } catch (err) {
-    expect(err).toBeInstanceOf(MurmurError);
-    return err as MurmurError;
-  }
-  throw new Error('expected a MurmurError');
-}
 
 /** No message may quote a PEM file. */
 function expectNoPem(message: string): void {

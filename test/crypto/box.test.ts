@@ -28,6 +28,7 @@ import {
   serviceKeyName,
   type BoxKeyPair,
 } from '../../src/crypto/index.js';
+import { rejection, thrown } from '../murmur-error.js';
 
 const JAN_1 = new Date('2024-01-01T12:00:00Z');
 const later = (date: Date, seconds: number): Date => new Date(date.getTime() + seconds * 1000);
@@ -44,25 +45,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-async function rejection(action: Promise<unknown>): Promise<MurmurError> {
-  const err: unknown = await action.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MurmurError);
-  return err as MurmurError;
-}
-
-function thrown(action: () => unknown): MurmurError {
-  try {
-    action();
-  } catch (err) {
-    expect(err).toBeInstanceOf(MurmurError);
-    return err as MurmurError;
-  }
-  throw new Error('expected a MurmurError');
-}
 
 async function pairs(): Promise<{ user: BoxKeyPair; service: BoxKeyPair }> {
   return { user: await generateUserKeyPair(dir, 'alice', JAN_1), service: await generateServiceKeyPair(dir, 'demo.prod', 'acme', JAN_1) };

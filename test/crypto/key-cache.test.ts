@@ -2,7 +2,6 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { MurmurError } from '../../src/core/index.js';
 import {
   exportRingKey,
   formatKeyText,
@@ -13,6 +12,7 @@ import {
   parseKeyText,
   ringKeyRevisions,
 } from '../../src/crypto/index.js';
+import { rejection } from '../murmur-error.js';
 
 const MAY_4 = new Date('2016-05-04T22:07:22Z');
 const later = (date: Date, seconds: number): Date => new Date(date.getTime() + seconds * 1000);
@@ -30,16 +30,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-/** Runs `action` and returns the MurmurError it rejects with. */
-async function rejection(action: Promise<unknown>): Promise<MurmurError> {
-  const err: unknown = await action.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MurmurError);
-  return err as MurmurError;
-}
 
 const mode = async (file: string): Promise<number> => (await stat(file)).mode & 0o777;
 

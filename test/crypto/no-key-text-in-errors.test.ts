@@ -17,7 +17,7 @@ import { runSupervisor } from '../../src/app/sup-run.js';
 import type { CliDeps } from '../../src/cli/index.js';
 import { parseSupRunOptions } from '../../src/cli/sup.js';
 import type { CtlApi } from '../../src/ctl/client.js';
-import { MurmurError, seededRandom } from '../../src/core/index.js';
+import { seededRandom } from '../../src/core/index.js';
 import {
   KEY_FORMATS,
   createKeyring,
@@ -35,6 +35,7 @@ import { CtlGateway, type CtlSupervisor } from '../../src/ctl/index.js';
 import { GossipCore, presets } from '../../src/gossip/index.js';
 import { RingKeys } from '../../src/sup/ring-keys.js';
 import { runProgram } from '../cli/run-program.js';
+import { rejection, thrown } from '../murmur-error.js';
 
 /** Recognisable secrets: 32 bytes (ring and box keys) and 64 bytes (signing secret keys). */
 const SECRET_32 = Buffer.from('murmur-test-secret-32-bytes-ABCD');
@@ -92,25 +93,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function thrown(action: () => unknown): MurmurError {
-  try {
-    action();
-  } catch (err) {
-    expect(err).toBeInstanceOf(MurmurError);
-    return err as MurmurError;
-  }
-  throw new Error('expected a MurmurError');
-}
-
-async function rejection(action: Promise<unknown>): Promise<MurmurError> {
-  const err: unknown = await action.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MurmurError);
-  return err as MurmurError;
-}
 
 describe('parseKeyText and importKey', () => {
   test('every malformed text, for every header and any expected header, is BAD_INPUT naming the source and no secret', async () => {

@@ -32,6 +32,7 @@ import {
   type BoxKeyPair,
   type KeyFile,
 } from '../../src/crypto/index.js';
+import { rejection } from '../murmur-error.js';
 
 const JAN_1 = new Date('2024-01-01T12:00:00Z');
 
@@ -42,15 +43,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function rejection(action: Promise<unknown>): Promise<MurmurError> {
-  const err: unknown = await action.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MurmurError);
-  return err as MurmurError;
-}
 
 /** The base64 line of a key file: what a message must never hold. */
 function keyText(key: KeyFile): string {
