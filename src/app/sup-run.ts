@@ -16,7 +16,7 @@ import { MurmurError, seededRandom } from '../core/index.js';
 import { checkSecretFileMode, createKeyring, formatNamedRevision, importKey, keyCachePath, keyFileName, latestRingKey, parseKeyText, readKeyFile, readTlsFiles, RING_KEY_HEADER, ringKeyRevisions, writeNewKey, type Keyring, type RingKey } from '../crypto/index.js';
 import { CtlGateway } from '../ctl/index.js';
 import { presets } from '../gossip/index.js';
-import { createGatewayMetrics, httpGateway } from '../http/index.js';
+import { createGatewayMetrics, HTTP_GATEWAY_METHODS, httpGateway } from '../http/index.js';
 import { monotonicClock, RealTimers, startHttpServer, UdpTcpTransport, type HttpTlsOptions, type RunningHttpServer } from '../net/index.js';
 import { formatOutputLine, loadOrCreateCtlSecret, RingKeys, ServiceManager, Supervisor, supPaths, type ServicesApi } from '../sup/index.js';
 import { lineLogger } from './log.js';
@@ -210,10 +210,10 @@ export async function runSupervisor(request: SupRunRequest, env: Readonly<Record
   const metrics = createGatewayMetrics(gatewaySource);
   supervisor.node.onEvent(metrics.onGossipEvent);
   if (request.listenHttp) {
-    const app = httpGateway(gatewaySource, { metrics, authToken: env.HAB_SUP_GATEWAY_AUTH_TOKEN });
+    const gateway = httpGateway(gatewaySource, { metrics, authToken: env.HAB_SUP_GATEWAY_AUTH_TOKEN, log: log.child({ component: 'http' }) });
     const listen = request.listenHttp;
     // Read-only: GET and HEAD without bodies (405 and 413 otherwise), with the default limits.
-    http = await startHttpServer(app.fetch, { host: listen.host, port: listen.port, tls: httpTls, methods: ['GET', 'HEAD'] }).catch((err: NodeJS.ErrnoException) =>
+    http = await startHttpServer(gateway, { host: listen.host, port: listen.port, tls: httpTls, methods: HTTP_GATEWAY_METHODS }).catch((err: NodeJS.ErrnoException) =>
       abandon(new MurmurError('IO', `cannot start the HTTP gateway on ${formatHostPort(listen)}: ${err.code ?? err.message} (choose another with --listen-http, or --http-disable)`, { cause: err })),
     );
     httpLine = `hab-sup(MR): Starting http-gateway on ${formatHostPort(http.address)}`;
@@ -230,7 +230,7 @@ export async function runSupervisor(request: SupRunRequest, env: Readonly<Record
     log: log.child({ component: 'ctl' }),
     services: manager,
     // TLS when asked for, and the same timeouts and connection caps as the HTTP gateway.
-    listen: (fetch, at) => startHttpServer(fetch, { host: at.host, port: at.port, tls: ctlTls }),
+    listen: (handle, at) => startHttpServer(handle, { host: at.host, port: at.port, tls: ctlTls }),
   });
   ctlGateway = ctl;
   const ctlAddress = await ctl.start(request.listenCtl).catch(abandon);

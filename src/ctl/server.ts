@@ -1,8 +1,9 @@
 /**
  * The control gateway (default `127.0.0.1:9632`, `--listen-ctl`, `HAB_LISTEN_CTL`): how the CLI,
  * or an operator with curl, asks a running Supervisor to do something. Habitat's speaks a framed
- * protobuf protocol with a handshake (reference §4); ours is HTTP/1.1 + JSON (ARCHITECTURE §2),
- * a Hono app, so that tests call `app.request()` without a socket.
+ * protobuf protocol with a handshake (reference §4); ours is HTTP/1.1 + JSON (ARCHITECTURE §2):
+ * a `Router` (`core/http-router.ts`) whose handler, `handle`, is served by whatever `deps.listen`
+ * starts (`net/http-server.ts`'s `startHttpServer` in `hab sup run` and in tests).
  *
  * Authentication: every request carries `Authorization: Bearer <CTL_SECRET>` (the file
  * `$FS_ROOT/hab/sup/default/CTL_SECRET`). The secret is compared in constant time. A request
@@ -37,13 +38,9 @@
  * HTTP into calls on a narrow `CtlSupervisor` and errors back into HTTP.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { serve, type HttpBindings, type ServerType } from '@hono/node-server';
-import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { HTTPException } from 'hono/http-exception';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Clock, ErrorCode, Logger } from '../core/index.js';
 import { MurmurError, nullLogger } from '../core/index.js';
+import { HttpBodyError, jsonReply, Router, streamReply, type HttpHandler, type HttpHeaders, type HttpReply, type HttpRequest } from '../core/http-router.js';
 import type { BindingMode, LoadRequest, LoadResult, Published, ServicesApi, ServiceStatus, SupervisorStatus, Topology, UpdateStrategy } from '../sup/index.js';
 import type { RingKeyStatus } from '../sup/index.js';
 import { BINDING_MODES, MAX_GOSSIP_PAYLOAD_BYTES, TOPOLOGIES, UPDATE_STRATEGIES } from '../sup/index.js';
@@ -104,15 +101,14 @@ export interface CtlGatewayDeps {
   /** For the rate limit of the refusal log and the services' elapsed seconds (ms). @default Date.now */
   clock?: Clock;
   /**
-   * How the gateway listens. The Supervisor passes `net/http-server.ts`'s `startHttpServer` with
-   * TLS (`--ctl-server-certificate`, …), timeouts and connection caps (app/sup-run.ts).
-   * @default plain HTTP through `@hono/node-server`'s `serve`, without those limits (tests)
+   * How the gateway listens: `net/http-server.ts`'s `startHttpServer`, which the Supervisor gives
+   * TLS (`--ctl-server-certificate`, …) besides its timeouts and connection caps (app/sup-run.ts).
    */
-  listen?: CtlListen | undefined;
+  listen: CtlListen;
 }
 
-/** Starts a server for `fetch` at `at`; rejects with the listen error. */
-export type CtlListen = (fetch: (request: Request, env: unknown) => Response | Promise<Response>, at: ListenAddress) => Promise<CtlListening>;
+/** Starts a server for `handle` at `at`; rejects with the listen error. */
+export type CtlListen = (handle: HttpHandler, at: ListenAddress) => Promise<CtlListening>;
 
 export interface CtlListening {
   readonly address: ListenAddress;
@@ -141,16 +137,14 @@ const STOP_GRACE_MS = 2000;
  */
 const WAIT_RECHECK_MS = 500;
 
-type Env = { Bindings: HttpBindings };
-
 export class CtlGateway {
-  readonly app: Hono<Env>;
+  /** Answers one request: what `start` serves. */
+  readonly handle: HttpHandler;
   readonly counters: CtlCounters = { unauthorized: 0 };
   private readonly secret: Buffer;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly refusalLoggedAt = new Map<string, number>();
-  private server: ServerType | undefined;
   private listening: CtlListening | undefined;
 
   constructor(private readonly deps: CtlGatewayDeps) {
@@ -158,32 +152,19 @@ export class CtlGateway {
     this.secret = Buffer.from(deps.secret, 'utf8');
     this.log = deps.log ?? nullLogger;
     this.clock = deps.clock ?? { now: () => Date.now() };
-    this.app = this.routes();
+    this.handle = this.routes().handle;
   }
 
   /** Listens on `listen` (port 0: the OS chooses) and resolves to the bound address. */
   async start(listen: ListenAddress): Promise<ListenAddress> {
     if (this.listening) return this.listening.address;
-    if (this.server) return this.bound(listen);
-    if (this.deps.listen) {
-      try {
-        this.listening = await this.deps.listen((request, env) => this.app.fetch(request, env as HttpBindings), listen);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-        throw new MurmurError('IO', `cannot start the control gateway on ${formatAddress(listen)}: ${code} (choose another with --listen-ctl)`, { cause: err });
-      }
-      return this.listening.address;
+    try {
+      this.listening = await this.deps.listen(this.handle, listen);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new MurmurError('IO', `cannot start the control gateway on ${formatAddress(listen)}: ${code} (choose another with --listen-ctl)`, { cause: err });
     }
-    const server = await new Promise<ServerType>((resolve, reject) => {
-      const s = serve({ fetch: this.app.fetch, hostname: listen.host, port: listen.port }, () => resolve(s));
-      s.once('error', (err: NodeJS.ErrnoException) =>
-        reject(
-          new MurmurError('IO', `cannot start the control gateway on ${formatAddress(listen)}: ${err.code ?? err.message} (choose another with --listen-ctl)`, { cause: err }),
-        ),
-      );
-    });
-    this.server = server;
-    return this.bound(listen);
+    return this.listening.address;
   }
 
   /** Stops listening; requests in flight get `STOP_GRACE_MS` to finish. Idempotent. */
@@ -191,49 +172,24 @@ export class CtlGateway {
     const listening = this.listening;
     this.listening = undefined;
     if (listening) await listening.stop(STOP_GRACE_MS);
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    await new Promise<void>((resolve) => {
-      const force = setTimeout(() => {
-        if ('closeAllConnections' in server) server.closeAllConnections();
-      }, STOP_GRACE_MS);
-      force.unref();
-      server.close(() => {
-        clearTimeout(force);
-        resolve();
-      });
-      if ('closeIdleConnections' in server) server.closeIdleConnections();
+  }
+
+  private routes(): Router {
+    // Authentication comes before anything else, the body included; then the router refuses a
+    // body over the limit, before any route reads it.
+    const router = new Router({
+      maxBodyBytes: MAX_CTL_BODY_BYTES,
+      notFound: (req) => errorReply('NOT_FOUND', `no route ${req.method} ${req.path}; the routes are ${ROUTE_LIST}`),
+      onError: (err, req) => this.answerError(err, req),
     });
-  }
-
-  private bound(fallback: ListenAddress): ListenAddress {
-    const addr = this.server?.address();
-    return typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : fallback;
-  }
-
-  private routes(): Hono<Env> {
-    const app = new Hono<Env>();
     const sup = this.deps.supervisor;
-    app.use('*', async (c, next) => {
-      this.authenticate(c.req.header('authorization'), remoteAddress(c.env));
-      await next();
+    router.use((req, next) => {
+      this.authenticate(req.header('authorization'), req.remoteAddress);
+      return next();
     });
-    app.use(
-      '*',
-      bodyLimit({
-        maxSize: MAX_CTL_BODY_BYTES,
-        onError: () => {
-          throw new MurmurError(
-            'TOO_LARGE',
-            `request body is over the control gateway's limit of ${MAX_CTL_BODY_BYTES} bytes (1 MiB); a config or file may be at most ${MAX_GOSSIP_PAYLOAD_BYTES} bytes`,
-          );
-        },
-      }),
-    );
 
-    app.post(ROUTES.configApply, async (c) => {
-      const body = await readObject(c);
+    router.post(ROUTES.configApply, async (req) => {
+      const body = await readObject(req);
       const group = text(body, 'service_group');
       const version = num(body, 'version');
       const config = text(body, 'config');
@@ -248,124 +204,119 @@ export class CtlGateway {
       const services = wait ? this.services() : undefined;
       const done = sup.applyConfig(group, version, config, encrypted);
       const applied: ConfigApplyResponse = { service_group: done.group, version: done.version, bytes: done.bytes, member_id: sup.id };
-      if (!services) return c.json<ConfigApplyResponse>(applied);
-      return waitForGroup(services, applied, timeout ?? DEFAULT_WAIT_TIMEOUT_SEC, c.req.raw.signal, this.log);
+      if (!services) return answer<ConfigApplyResponse>(applied);
+      return waitForGroup(services, applied, timeout ?? DEFAULT_WAIT_TIMEOUT_SEC, req.signal, this.log);
     });
 
-    app.get(ROUTES.configShow, (c) => {
-      const ident = query(c, 'ident');
-      return c.json<ConfigShowResponse>({ ident, toml: this.services().configShow(ident) });
+    router.get(ROUTES.configShow, (req) => {
+      const ident = query(req, 'ident');
+      return answer<ConfigShowResponse>({ ident, toml: this.services().configShow(ident) });
     });
 
-    app.post(ROUTES.svcLoad, async (c) => {
+    router.post(ROUTES.svcLoad, async (req) => {
       const services = this.services();
-      const result = await services.load(loadRequest(await readObject(c)));
-      return c.json<SvcLoadResponse>(toLoadJson(result));
+      const result = await services.load(loadRequest(await readObject(req)));
+      return answer<SvcLoadResponse>(toLoadJson(result));
     });
 
-    app.post(ROUTES.svcUnload, async (c) => {
+    router.post(ROUTES.svcUnload, async (req) => {
       const services = this.services();
-      const body = await readObject(c);
+      const body = await readObject(req);
       allowOnly(body, ['ident', 'shutdown_timeout']);
       const status = await services.unload(text(body, 'ident'), optional(body, 'shutdown_timeout', 'number'));
-      return c.json<ServiceStatusJson>(toStatusJson(status, this.clock.now()));
+      return answer<ServiceStatusJson>(toStatusJson(status, this.clock.now()));
     });
 
-    app.post(ROUTES.svcStart, async (c) => {
+    router.post(ROUTES.svcStart, async (req) => {
       const services = this.services();
-      const body = await readObject(c);
+      const body = await readObject(req);
       allowOnly(body, ['ident']);
       const status = await services.start(text(body, 'ident'));
-      return c.json<ServiceStatusJson>(toStatusJson(status, this.clock.now()));
+      return answer<ServiceStatusJson>(toStatusJson(status, this.clock.now()));
     });
 
-    app.post(ROUTES.svcStop, async (c) => {
+    router.post(ROUTES.svcStop, async (req) => {
       const services = this.services();
-      const body = await readObject(c);
+      const body = await readObject(req);
       allowOnly(body, ['ident', 'shutdown_timeout']);
       const status = await services.stop(text(body, 'ident'), optional(body, 'shutdown_timeout', 'number'));
-      return c.json<ServiceStatusJson>(toStatusJson(status, this.clock.now()));
+      return answer<ServiceStatusJson>(toStatusJson(status, this.clock.now()));
     });
 
-    app.get(ROUTES.svcStatus, (c) => {
-      const ident = c.req.query('ident');
+    router.get(ROUTES.svcStatus, (req) => {
+      const ident = req.query.get('ident') ?? undefined;
       const now = this.clock.now();
       const list = this.services().services(ident === undefined || ident === '' ? undefined : ident);
-      return c.json<SvcStatusResponse>({ services: list.map((s) => toStatusJson(s, now)) });
+      return answer<SvcStatusResponse>({ services: list.map((s) => toStatusJson(s, now)) });
     });
 
-    app.post(ROUTES.fileUpload, async (c) => {
-      const body = await readObject(c);
+    router.post(ROUTES.fileUpload, async (req) => {
+      const body = await readObject(req);
       const group = text(body, 'service_group');
       const version = num(body, 'version');
       const filename = text(body, 'filename');
       const bytes = base64(body, 'body_base64');
       const encrypted = optional(body, 'encrypted', 'boolean') ?? false;
       const done = sup.uploadFile(group, version, filename, bytes, encrypted);
-      return c.json<FileUploadResponse>({ service_group: done.group, version: done.version, filename, bytes: done.bytes, member_id: sup.id });
+      return answer<FileUploadResponse>({ service_group: done.group, version: done.version, filename, bytes: done.bytes, member_id: sup.id });
     });
 
-    app.post(ROUTES.supDepart, async (c) => {
-      const body = await readObject(c);
+    router.post(ROUTES.supDepart, async (req) => {
+      const body = await readObject(req);
       const memberId = text(body, 'member_id');
       const { alreadyDeparted } = sup.depart(memberId);
-      return c.json<SupDepartResponse>({ member_id: memberId, already_departed: alreadyDeparted });
+      return answer<SupDepartResponse>({ member_id: memberId, already_departed: alreadyDeparted });
     });
 
-    app.get(ROUTES.supStatus, (c) => {
+    router.get(ROUTES.supStatus, () => {
       const s = sup.status();
-      return c.json<SupStatusResponse>({ member_id: s.memberId, incarnation: s.incarnation, members: s.members, ring_keys: this.deps.ringKeys?.keyIds() ?? [] });
+      return answer<SupStatusResponse>({ member_id: s.memberId, incarnation: s.incarnation, members: s.members, ring_keys: this.deps.ringKeys?.keyIds() ?? [] });
     });
 
-    app.post(ROUTES.ringKeyInstall, async (c) => {
-      const body = await readObject(c);
+    router.post(ROUTES.ringKeyInstall, async (req) => {
+      const body = await readObject(req);
       allowOnly(body, ['key_text']);
       const done = this.ringKeys().installText(text(body, 'key_text'));
-      return c.json<RingKeyResponse>({ member_id: sup.id, keys: [toRingKeyJson(done)] });
+      return answer<RingKeyResponse>({ member_id: sup.id, keys: [toRingKeyJson(done)] });
     });
 
-    app.post(ROUTES.ringKeyUse, async (c) => {
-      const body = await readObject(c);
+    router.post(ROUTES.ringKeyUse, async (req) => {
+      const body = await readObject(req);
       allowOnly(body, ['key', 'force']);
       const done = this.ringKeys().use(text(body, 'key'), optional(body, 'force', 'boolean') ?? false);
-      return c.json<RingKeyResponse>({ member_id: sup.id, keys: [toRingKeyJson(done)] });
+      return answer<RingKeyResponse>({ member_id: sup.id, keys: [toRingKeyJson(done)] });
     });
 
-    app.post(ROUTES.ringKeyRemove, async (c) => {
-      const body = await readObject(c);
+    router.post(ROUTES.ringKeyRemove, async (req) => {
+      const body = await readObject(req);
       allowOnly(body, ['key']);
       const done = this.ringKeys().remove(text(body, 'key'));
-      return c.json<RingKeyResponse>({ member_id: sup.id, keys: [toRingKeyJson(done)] });
+      return answer<RingKeyResponse>({ member_id: sup.id, keys: [toRingKeyJson(done)] });
     });
 
-    app.get(ROUTES.ringKeyList, (c) => c.json<RingKeyResponse>({ member_id: sup.id, keys: this.ringKeys().list().map(toRingKeyJson) }));
+    router.get(ROUTES.ringKeyList, () => answer<RingKeyResponse>({ member_id: sup.id, keys: this.ringKeys().list().map(toRingKeyJson) }));
+    return router;
+  }
 
-    app.notFound((c) =>
-      errorResponse(
-        c,
-        'NOT_FOUND',
-        `no route ${c.req.method} ${c.req.path}; the routes are ${ROUTE_LIST}`,
-      ),
-    );
-
-    app.onError((err, c) => {
-      if (err instanceof MurmurError) {
-        if (err.code === 'UNAUTHORIZED') c.header('WWW-Authenticate', 'Bearer realm="murmur ctl-gateway"');
-        // The body of these may be unread: close rather than keep a connection with bytes pending.
-        if (err.code === 'UNAUTHORIZED' || err.code === 'TOO_LARGE') c.header('Connection', 'close');
-        return errorResponse(c, err.code, err.message);
-      }
-      if (err instanceof HTTPException) return errorResponse(c, err.status === 413 ? 'TOO_LARGE' : 'BAD_INPUT', err.message);
-      // A client that closed its connection before its body was read in full ("aborted"): its
-      // request did nothing, it hears no answer, and nothing is wrong here.
-      if (clientWentAway(c)) {
-        this.log.info('client went away mid-request', { method: c.req.method, path: c.req.path, from: remoteAddress(c.env) });
-        return errorResponse(c, 'BAD_INPUT', 'the request was cut off before its body ended');
-      }
-      this.log.error('control request failed', { method: c.req.method, path: c.req.path, error: err.message });
-      return errorResponse(c, 'INTERNAL', `internal error: ${err.message}`);
-    });
-    return app;
+  /** The answer to a request that threw: a `MurmurError` keeps its code; anything else is a bug. */
+  private answerError(thrown: unknown, req: HttpRequest): HttpReply {
+    const err = thrown instanceof HttpBodyError && thrown.reason === 'too-large' ? new MurmurError('TOO_LARGE', TOO_LARGE_MESSAGE) : thrown;
+    if (err instanceof MurmurError) {
+      const headers: Record<string, string> = {};
+      if (err.code === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer realm="murmur ctl-gateway"';
+      // The body of these may be unread: close rather than keep a connection with bytes pending.
+      if (err.code === 'UNAUTHORIZED' || err.code === 'TOO_LARGE') headers.Connection = 'close';
+      return errorReply(err.code, err.message, headers);
+    }
+    // A client that closed its connection before its body was read in full: its request did
+    // nothing, it hears no answer, and nothing is wrong here.
+    if ((err instanceof HttpBodyError && err.reason === 'cut-off') || req.signal.aborted) {
+      this.log.info('client went away mid-request', { method: req.method, path: req.path, from: req.remoteAddress });
+      return errorReply('BAD_INPUT', 'the request was cut off before its body ended');
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    this.log.error('control request failed', { method: req.method, path: req.path, error: message });
+    return errorReply('INTERNAL', `internal error: ${message}`);
   }
 
   /** Ring key rotation, or CONFLICT when this Supervisor runs without a ring key. */
@@ -435,20 +386,20 @@ const ROUTE_LIST = [
  * Progress is read from `groupProgress` on every census change and every `WAIT_RECHECK_MS` as a
  * backstop. A group with no live member ends at once: the config is kept for when one loads.
  * The subscription, the timers and the stream end together: when the last line is written, or
- * when the client goes away (the body is cancelled, or the request aborted).
+ * when the client goes away (`signal`, aborted when its connection closes).
  */
-function waitForGroup(services: ServicesApi, applied: ConfigApplyResponse, timeoutSec: number, signal: AbortSignal | undefined, log: Logger): Response {
+function waitForGroup(services: ServicesApi, applied: ConfigApplyResponse, timeoutSec: number, signal: AbortSignal, log: Logger): HttpReply {
   const group = applied.service_group;
   const version = applied.version;
-  const encoder = new TextEncoder();
-  let stop = (): void => {};
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
+  return streamReply(
+    200,
+    NDJSON_CONTENT_TYPE,
+    (out) => {
       let finished = false;
       let lastKey: string | undefined;
       /** What `finish` undoes: the subscription, the timers, the abort listener. */
       const cleanups: (() => void)[] = [];
-      const send = (event: ConfigApplyEvent): void => controller.enqueue(encoder.encode(`${JSON.stringify(event)}\n`));
+      const send = (event: ConfigApplyEvent): void => out.write(`${JSON.stringify(event)}\n`);
       const progress = () => {
         const live = services.groupProgress(group).filter((m) => m.live);
         const pending: PendingMember[] = live.filter((m) => m.configVersion < version).map((m) => ({ member_id: m.memberId, host: m.host }));
@@ -459,12 +410,8 @@ function waitForGroup(services: ServicesApi, applied: ConfigApplyResponse, timeo
         finished = true;
         for (const undo of cleanups.splice(0)) undo();
         if (event) send(event);
-        // End the response, so that the connection is free again; after `cancel` it is closed already.
-        try {
-          controller.close();
-        } catch {
-          // cancelled: nothing to end
-        }
+        // End the response, so that the connection is free again (a no-op once the client is gone).
+        out.end();
       };
       const check = (atDeadline = false): void => {
         if (finished) return;
@@ -492,27 +439,26 @@ function waitForGroup(services: ServicesApi, applied: ConfigApplyResponse, timeo
           }
         }
       };
-      stop = () => finish(undefined);
+      const stop = (): void => finish(undefined);
+      if (signal.aborted) {
+        stop();
+        return;
+      }
       send({ type: 'applied', ...applied });
       const recheck = setInterval(() => check(), WAIT_RECHECK_MS);
       cleanups.push(() => clearInterval(recheck));
       const deadline = setTimeout(() => check(true), timeoutSec * 1000);
       cleanups.push(() => clearTimeout(deadline));
-      if (signal) {
-        signal.addEventListener('abort', stop);
-        cleanups.push(() => signal.removeEventListener('abort', stop));
-      }
+      signal.addEventListener('abort', stop);
+      cleanups.push(() => signal.removeEventListener('abort', stop));
       const unsubscribe = services.onCensusChange(() => check());
       // A listener called while subscribing may have finished the stream already.
       if (finished) unsubscribe();
       else cleanups.push(unsubscribe);
       check();
     },
-    cancel() {
-      stop();
-    },
-  });
-  return new Response(body, { status: 200, headers: { 'Content-Type': NDJSON_CONTENT_TYPE, 'Cache-Control': 'no-store' } });
+    { 'Cache-Control': 'no-store' },
+  );
 }
 
 function toStatusJson(s: ServiceStatus, now: number): ServiceStatusJson {
@@ -600,29 +546,22 @@ function formatAddress(a: ListenAddress): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
-/**
- * Whether the client closed its connection before the request was read: the request's signal is
- * aborted (`@hono/node-server` aborts it when the connection closes), or Node says so.
- */
-function clientWentAway(c: Context<Env>): boolean {
-  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
-  return c.req.raw.signal.aborted || (incoming !== undefined && (incoming.aborted || (incoming.destroyed && !incoming.complete)));
+const TOO_LARGE_MESSAGE = `request body is over the control gateway's limit of ${MAX_CTL_BODY_BYTES} bytes (1 MiB); a config or file may be at most ${MAX_GOSSIP_PAYLOAD_BYTES} bytes`;
+
+/** A 200 with `body` as JSON; the type argument names the shape of `api.ts` it must have. */
+function answer<T>(body: T): HttpReply {
+  return jsonReply(body);
 }
 
-/** The peer's address on a real socket; `unknown` under `app.request()`, which has no socket. */
-function remoteAddress(env: Partial<HttpBindings> | undefined): string {
-  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
-}
-
-function errorResponse(c: Context<Env>, code: ErrorCode, message: string): Response {
-  const status = new MurmurError(code, message).httpStatus as ContentfulStatusCode;
-  return c.json<ErrorBody>({ error: { code, message } }, status);
+function errorReply(code: ErrorCode, message: string, headers: HttpHeaders = {}): HttpReply {
+  const status = new MurmurError(code, message).httpStatus;
+  return jsonReply({ error: { code, message } } satisfies ErrorBody, status, headers);
 }
 
 type JsonObject = Record<string, unknown>;
 
-async function readObject(c: Context<Env>): Promise<JsonObject> {
-  const raw = await c.req.text();
+async function readObject(req: HttpRequest): Promise<JsonObject> {
+  const raw = await req.text();
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -670,8 +609,8 @@ function allowOnly(body: JsonObject, names: readonly string[]): void {
 }
 
 /** A required query parameter. */
-function query(c: Context<Env>, name: string): string {
-  const v = c.req.query(name);
+function query(req: HttpRequest, name: string): string {
+  const v = req.query.get(name) ?? undefined;
   if (v === undefined || v === '') throw new MurmurError('BAD_INPUT', `${name} is missing: add ?${name}=ORIGIN/NAME to the path`);
   return v;
 }

@@ -5,7 +5,7 @@
  * first, so that neither their contents nor their lengths leak through `timingSafeEqual`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import { emptyReply, type Middleware } from '../core/http-router.js';
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
@@ -23,9 +23,6 @@ export function bearerMatches(header: string | undefined, token: string): boolea
 }
 
 /** A middleware that answers 401 with an empty body unless the request carries `token`. */
-export function requireBearer(token: string): MiddlewareHandler {
-  return async (c, next) => {
-    if (!bearerMatches(c.req.header('authorization'), token)) return c.body(null, 401);
-    await next();
-  };
+export function requireBearer(token: string): Middleware {
+  return (req, next) => (bearerMatches(req.header('authorization'), token) ? next() : emptyReply(401));
 }

@@ -1,7 +1,8 @@
 /**
  * The HTTP gateway (default `0.0.0.0:9631`): read-only views of a Supervisor in Habitat's shapes
- * (reference §5). Routes are a Hono app over a source that is read at request time, so tests can
- * call `app.request()` without a socket; the factory starts nothing and subscribes to nothing.
+ * (reference §5). `httpGateway` returns the handler of a `Router` (`core/http-router.ts`) over a
+ * source that is read at request time; `net/http-server.ts` serves it with `HTTP_GATEWAY_METHODS`.
+ * The factory starts nothing and subscribes to nothing.
  *
  * Routes: `/` (this index as JSON), `/census`, `/butterfly`, `/metrics`, and `/services` with the
  * routes under it (`services.ts`). Unknown routes answer a
@@ -9,8 +10,10 @@
  * route, the 404 included, wants `Authorization: Bearer <token>`, else 401 with an empty body.
  * `docs/http.md` documents each answer.
  */
-import { Hono } from 'hono';
 import { buildCensus } from '../census/index.js';
+import type { Logger } from '../core/index.js';
+import { nullLogger } from '../core/index.js';
+import { jsonReply, reply, Router, textReply, type HttpHandler } from '../core/http-router.js';
 import { requireBearer } from './auth.js';
 import { butterflyJson } from './butterfly.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -29,7 +32,15 @@ export interface GatewayOptions {
    * @default createGatewayMetrics(source) (its probe round-trip histogram then stays empty)
    */
   metrics?: GatewayMetrics | undefined;
+  /** Where a route that throws (a bug) is logged; it is answered 500. @default nullLogger */
+  log?: Logger | undefined;
 }
+
+/**
+ * The methods the gateway is served with (`startHttpServer`'s `methods`): it only reads, so any
+ * other method is a 405 and a request body a 413, before a route sees them.
+ */
+export const HTTP_GATEWAY_METHODS: readonly string[] = ['GET', 'HEAD'];
 
 /** The routes `GET /` and the 404 list, with what each answers. */
 export const GATEWAY_ROUTES: readonly { path: string; description: string }[] = [
@@ -43,25 +54,31 @@ export const GATEWAY_ROUTES: readonly { path: string; description: string }[] = 
   { path: '/services/{svc}/{group}[/{org}]/health', description: 'its last health check: 200 OK or WARNING, 503 CRITICAL, 500 UNKNOWN' },
 ];
 
-export function httpGateway(source: GatewaySource, opts: GatewayOptions = {}): Hono {
+export function httpGateway(source: GatewaySource, opts: GatewayOptions = {}): HttpHandler {
   const metrics = opts.metrics ?? createGatewayMetrics(source);
-  const app = new Hono();
-  if (opts.authToken !== undefined && opts.authToken !== '') app.use('*', requireBearer(opts.authToken));
-  app.get('/', (c) => c.json({ name: 'murmur http gateway', routes: GATEWAY_ROUTES }));
+  const log = opts.log ?? nullLogger;
+  const router = new Router({
+    notFound: (req) => jsonReply({ error: 'not found', path: req.path, routes: GATEWAY_ROUTES.map((r) => r.path) }, 404),
+    onError: (err, req) => {
+      log.error('http gateway request failed', { path: req.path, error: err instanceof Error ? err.message : String(err) });
+      return textReply('Internal Server Error', 500);
+    },
+  });
+  if (opts.authToken !== undefined && opts.authToken !== '') router.use(requireBearer(opts.authToken));
+  router.get('/', () => jsonReply({ name: 'murmur http gateway', routes: GATEWAY_ROUTES }));
   const census = perStoreState((core) => buildCensus(core, core.id));
   const butterfly = perStoreState(butterflyJson);
-  app.get('/census', (c) => c.body(census(source.supervisor().core), 200, JSON_TYPE));
-  app.get('/butterfly', (c) => c.body(butterfly(source.supervisor().core), 200, JSON_TYPE));
-  app.get('/metrics', async (c) => {
+  router.get('/census', () => reply(200, census(source.supervisor().core), JSON_TYPE));
+  router.get('/butterfly', () => reply(200, butterfly(source.supervisor().core), JSON_TYPE));
+  router.get('/metrics', async () => {
     const { text, contentType } = await metrics.scrape();
-    return c.body(text, 200, { 'Content-Type': contentType });
+    return reply(200, text, contentType);
   });
-  addServiceRoutes(app, source);
-  app.notFound((c) => c.json({ error: 'not found', path: c.req.path, routes: GATEWAY_ROUTES.map((r) => r.path) }, 404));
-  return app;
+  addServiceRoutes(router, source);
+  return router.handle;
 }
 
-const JSON_TYPE = { 'Content-Type': 'application/json' };
+const JSON_TYPE = 'application/json';
 
 /**
  * A JSON view of the gossip state, built once per state of the rumor store (its digest root and

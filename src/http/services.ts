@@ -14,10 +14,9 @@
  * The `config` and `health` routes are matched before `{org}`, as in Habitat: an org named
  * `config` or `health` cannot be addressed.
  */
-import type { Context, Hono } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { parse } from 'smol-toml';
 import { MurmurError } from '../core/index.js';
+import { jsonReply, type HttpReply, type HttpRequest, type Router } from '../core/http-router.js';
 import type { ServiceStatus } from '../sup/index.js';
 import type { GatewaySource } from './source.js';
 
@@ -73,7 +72,7 @@ const HEALTH_CHECK: Record<ServiceStatus['health'], ServiceJson['health_check']>
 };
 
 /** `…/health`: Habitat's status words and HTTP codes. */
-const HEALTH_ANSWER: Record<ServiceStatus['health'], { status: string; code: ContentfulStatusCode }> = {
+const HEALTH_ANSWER: Record<ServiceStatus['health'], { status: string; code: number }> = {
   ok: { status: 'OK', code: 200 },
   warning: { status: 'WARNING', code: 200 },
   critical: { status: 'CRITICAL', code: 503 },
@@ -110,53 +109,54 @@ export function toServiceJson(s: ServiceStatus): ServiceJson {
 /** The parts of a service group name in a path, as `sup/rules.ts` accepts them. */
 const NAME = /^[A-Za-z0-9_-]+$/;
 
-export function addServiceRoutes(app: Hono, source: GatewaySource): void {
+export function addServiceRoutes(router: Router, source: GatewaySource): void {
   const all = (): ServiceStatus[] => source.services?.().services() ?? [];
 
   /** The loaded service of the path's group, or the answer to give instead (400 or 404). */
-  const find = (c: Context): ServiceStatus | Response => {
-    const { svc = '', group = '', org } = c.req.param() as Record<string, string | undefined>;
+  const find = (req: HttpRequest): { service: ServiceStatus } | { refused: HttpReply } => {
+    const { svc = '', group = '', org } = req.params;
     for (const [what, value] of [['service', svc], ['group', group], ['org', org]] as const) {
       if (value !== undefined && !NAME.test(value)) {
-        return c.json({ error: `bad ${what} ${JSON.stringify(value)}: letters, digits, _ and - only`, path: c.req.path }, 400);
+        return { refused: jsonReply({ error: `bad ${what} ${JSON.stringify(value)}: letters, digits, _ and - only`, path: req.path }, 400) };
       }
     }
     const serviceGroup = `${svc}.${group}${org !== undefined ? `@${org}` : ''}`;
     const found = all().find((s) => s.serviceGroup === serviceGroup);
-    return found ?? c.json({ error: `no service of group ${serviceGroup} is loaded on this Supervisor`, service_group: serviceGroup, path: c.req.path }, 404);
+    if (found) return { service: found };
+    return { refused: jsonReply({ error: `no service of group ${serviceGroup} is loaded on this Supervisor`, service_group: serviceGroup, path: req.path }, 404) };
   };
 
-  const one = (c: Context) => {
-    const s = find(c);
-    return s instanceof Response ? s : c.json(toServiceJson(s));
+  const one = (req: HttpRequest): HttpReply => {
+    const found = find(req);
+    return 'refused' in found ? found.refused : jsonReply(toServiceJson(found.service));
   };
 
-  const config = (c: Context) => {
-    const s = find(c);
-    if (s instanceof Response) return s;
+  const config = (req: HttpRequest): HttpReply => {
+    const found = find(req);
+    if ('refused' in found) return found.refused;
     try {
       const api = source.services?.();
-      if (!api) return c.json({ error: 'this Supervisor has no service manager', path: c.req.path }, 404);
-      return c.json(parse(api.configShow(s.specIdent)));
+      if (!api) return jsonReply({ error: 'this Supervisor has no service manager', path: req.path }, 404);
+      return jsonReply(parse(api.configShow(found.service.specIdent)));
     } catch (err) {
-      const status = (err instanceof MurmurError ? err.httpStatus : 500) as ContentfulStatusCode;
-      return c.json({ error: (err as Error).message, path: c.req.path }, status);
+      const status = err instanceof MurmurError ? err.httpStatus : 500;
+      return jsonReply({ error: (err as Error).message, path: req.path }, status);
     }
   };
 
-  const health = (c: Context) => {
-    const s = find(c);
-    if (s instanceof Response) return s;
-    const answer = HEALTH_ANSWER[s.health];
-    const output = s.healthCheckOutput ?? { stdout: '', stderr: '' };
-    return c.json({ status: answer.status, stdout: output.stdout, stderr: output.stderr }, answer.code);
+  const health = (req: HttpRequest): HttpReply => {
+    const found = find(req);
+    if ('refused' in found) return found.refused;
+    const answer = HEALTH_ANSWER[found.service.health];
+    const output = found.service.healthCheckOutput ?? { stdout: '', stderr: '' };
+    return jsonReply({ status: answer.status, stdout: output.stdout, stderr: output.stderr }, answer.code);
   };
 
-  app.get('/services', (c) => c.json(all().map(toServiceJson)));
-  app.get('/services/:svc/:group/config', config);
-  app.get('/services/:svc/:group/health', health);
-  app.get('/services/:svc/:group/:org/config', config);
-  app.get('/services/:svc/:group/:org/health', health);
-  app.get('/services/:svc/:group/:org', one);
-  app.get('/services/:svc/:group', one);
+  router.get('/services', () => jsonReply(all().map(toServiceJson)));
+  router.get('/services/{svc}/{group}/config', config);
+  router.get('/services/{svc}/{group}/health', health);
+  router.get('/services/{svc}/{group}/{org}/config', config);
+  router.get('/services/{svc}/{group}/{org}/health', health);
+  router.get('/services/{svc}/{group}/{org}', one);
+  router.get('/services/{svc}/{group}', one);
 }

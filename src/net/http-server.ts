@@ -14,14 +14,18 @@
  *   leaves room for the others.
  * - Bounded requests: headers at most `maxHeaderBytes`; with `methods`, any other method is
  *   answered 405 and a request that carries a body 413, before the app sees it (the HTTP gateway
- *   takes no bodies). Bodies the app accepts are the app's to bound (the ctl's `bodyLimit`).
+ *   takes no bodies). Bodies the router accepts are the router's to bound (`maxBodyBytes`).
  *
- * The app is a fetch handler (Hono's `app.fetch`) adapted by `@hono/node-server`.
+ * The app is a `Router.handle` (`core/http-router.ts`): this file turns each node:http request
+ * into the router's `IncomingHttp` and writes out its `HttpReply`. The request's `signal` is
+ * aborted when the connection closes before the reply has been sent in full, which is how a
+ * streamed reply learns that its client went away. Nothing here touches the global `Request`,
+ * `Response` or `Headers`: their undici machinery would cost every Supervisor over 3 MiB.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import { getRequestListener } from '@hono/node-server';
+import { emptyReply, HttpBodyError, type HttpHandler, type HttpReply, type IncomingHttp } from '../core/http-router.js';
 
 /** PEM text or bytes. */
 export type Pem = string | Uint8Array;
@@ -91,10 +95,10 @@ export interface RunningHttpServer {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Listens with `fetch` as the app; rejects with the listen error (`EADDRINUSE`, …). */
-export async function startHttpServer(fetch: (request: Request, env: unknown) => Response | Promise<Response>, options: HttpServerOptions): Promise<RunningHttpServer> {
+/** Listens with `handle` as the app; rejects with the listen error (`EADDRINUSE`, …). */
+export async function startHttpServer(handle: HttpHandler, options: HttpServerOptions): Promise<RunningHttpServer> {
   const limits = { ...HTTP_SERVER_DEFAULTS, ...definedOnly(options) };
-  const listener = getRequestListener(fetch);
+  const listener = toListener(handle);
   const handler = options.methods ? readOnly(options.methods, listener) : listener;
   const common = {
     requestTimeout: limits.requestTimeoutMs,
@@ -182,6 +186,90 @@ function capPerAddress(server: Server, cap: number, counters: HttpServerCounters
 }
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+/** Carries each request to `handle` and its reply back; a reply that cannot be made is an empty 500. */
+function toListener(handle: HttpHandler): Listener {
+  return (req, res) => {
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    const incoming: IncomingHttp = {
+      method: req.method ?? 'GET',
+      target: req.url ?? '/',
+      remoteAddress: req.socket.remoteAddress ?? 'unknown',
+      signal: gone.signal,
+      header: (name) => req.headersDistinct[name.toLowerCase()]?.join(', '),
+      readBody: (maxBytes) => readBody(req, maxBytes),
+    };
+    // A reply that cannot be made, or written (a stream whose start throws), must not become an
+    // unhandled rejection, which would end the process.
+    void handle(incoming)
+      .then((reply) => send(res, reply))
+      .catch(() => {
+        if (res.headersSent) res.destroy();
+        else send(res, emptyReply(500));
+      });
+  };
+}
+
+/**
+ * Writes `reply`. A whole body goes with its `Content-Length` (none for `HEAD`, whose body Node
+ * leaves out); a stream goes chunked, its headers flushed before the first chunk is made.
+ */
+function send(res: ServerResponse, reply: HttpReply): void {
+  if (res.destroyed) return;
+  if ('stream' in reply) {
+    res.writeHead(reply.status, reply.headers);
+    res.flushHeaders();
+    const open = (): boolean => !res.destroyed && !res.writableEnded;
+    reply.stream({
+      write: (chunk) => {
+        if (open()) res.write(chunk);
+      },
+      end: () => {
+        if (open()) res.end();
+      },
+    });
+    return;
+  }
+  res.statusCode = reply.status;
+  for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);
+  res.end(reply.body);
+}
+
+/**
+ * The whole body of `req`, refused as soon as it is over `maxBytes` or when the client goes away
+ * before it ends. After a refusal the stream flows on with no listener, so the rest is dropped
+ * as it arrives rather than left to fill the socket's buffers.
+ */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+  if (req.readableEnded) return Promise.resolve(new Uint8Array(0));
+  if (req.destroyed) return Promise.reject(HttpBodyError.cutOff());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (err?: HttpBodyError): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onGone);
+      req.off('close', onGone);
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks));
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) settle(HttpBodyError.tooLarge(maxBytes));
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => settle();
+    const onGone = (): void => settle(HttpBodyError.cutOff());
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onGone);
+    req.once('close', onGone);
+  });
+}
 
 /** 405 for another method, 413 for a request with a body; the connection is closed after either. */
 function readOnly(methods: readonly string[], next: Listener): Listener {

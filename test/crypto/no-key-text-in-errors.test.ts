@@ -33,8 +33,10 @@ import {
 } from '../../src/crypto/index.js';
 import { CtlGateway, type CtlSupervisor } from '../../src/ctl/index.js';
 import { GossipCore, presets } from '../../src/gossip/index.js';
+import { startHttpServer } from '../../src/net/index.js';
 import { RingKeys } from '../../src/sup/ring-keys.js';
 import { runProgram } from '../cli/run-program.js';
+import { request } from '../http/serve.js';
 import { rejection, thrown } from '../murmur-error.js';
 
 /** Recognisable secrets: 32 bytes (ring and box keys) and 64 bytes (signing secret keys). */
@@ -258,10 +260,10 @@ describe('the control gateway route POST /v1/ring/key/install', () => {
     const core = new GossipCore({ random: seededRandom(1) }, { self: { id, incarnation: 0, address: '127.0.0.1', swimPort: 9638, gossipPort: 9638, persistent: false }, options: presets.lan });
     const ringKeys = new RingKeys({ keyring, ring: { id, core, publish: () => {} } });
     const supervisor = { id } as unknown as CtlSupervisor;
-    return new CtlGateway({ supervisor, secret: SECRET, ringKeys });
+    return new CtlGateway({ supervisor, secret: SECRET, ringKeys, listen: startHttpServer });
   }
   const post = (gw: CtlGateway, body: string) =>
-    Promise.resolve(gw.app.request('/v1/ring/key/install', { method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body }));
+    request(gw.handle, '/v1/ring/key/install', { method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body });
 
   test('malformed key_text is 400 naming key_text and no secret', async () => {
     const gw = await gateway();

@@ -7,6 +7,7 @@ import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MurmurError } from '../../src/core/index.js';
 import { CtlClient, CtlGateway, resolveCtlSecret, type CtlSupervisor } from '../../src/ctl/index.js';
+import { startHttpServer } from '../../src/net/index.js';
 
 const SECRET = 'the-secret';
 const ID = 'a'.repeat(32);
@@ -24,7 +25,7 @@ const sup: CtlSupervisor = {
   status: () => ({ memberId: ID, incarnation: 2, members: { alive: [ID], suspect: [], confirmed: [], departed: [] } }),
 };
 
-const gw = new CtlGateway({ supervisor: sup, secret: SECRET });
+const gw = new CtlGateway({ supervisor: sup, secret: SECRET, listen: startHttpServer });
 let address = '';
 
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 /**
- * The control gateway without a socket (`app.request()`), against a fake Supervisor that records
- * its calls: authentication comes first and refuses without touching anything, bodies are
- * checked, each route answers, and `MurmurError` codes become HTTP statuses.
+ * The control gateway over a loopback socket (`test/http/serve.ts`), against a fake Supervisor
+ * that records its calls: authentication comes first and refuses without touching anything,
+ * bodies are checked, each route answers, and `MurmurError` codes become HTTP statuses.
  */
 import net from 'node:net';
 import { describe, expect, test } from 'vitest';
@@ -9,6 +9,7 @@ import { MurmurError, type LogFields, type Logger } from '../../src/core/index.j
 import { CtlGateway, MAX_CTL_BODY_BYTES, type CtlSupervisor } from '../../src/ctl/index.js';
 import type { Published, SupervisorStatus } from '../../src/sup/index.js';
 import { startHttpServer } from '../../src/net/index.js';
+import { request } from '../http/serve.js';
 
 const SECRET = 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=';
 const ID = 'a'.repeat(32);
@@ -55,14 +56,14 @@ function recordingLog(): Logger & { lines: [string, LogFields | undefined][] } {
 
 function gateway(sup = fakeSupervisor(), now = { t: 0 }) {
   const log = recordingLog();
-  const gw = new CtlGateway({ supervisor: sup, secret: SECRET, log, clock: { now: () => now.t } });
+  const gw = new CtlGateway({ supervisor: sup, secret: SECRET, log, clock: { now: () => now.t }, listen: startHttpServer });
   return { gw, sup, log, now };
 }
 
 const auth = { authorization: `Bearer ${SECRET}` };
 
 function post(gw: CtlGateway, path: string, body: unknown, headers: Record<string, string> = auth): Promise<Response> {
-  return Promise.resolve(gw.app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) }));
+  return request(gw.handle, path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 }
 
 async function errorOf(res: Response): Promise<{ code: string; message: string }> {
@@ -86,7 +87,7 @@ describe('authentication', () => {
       const res = await post(gw, '/v1/sup/depart', { member_id: 'b'.repeat(32) }, { authorization: header });
       expect(res.status, header).toBe(401);
     }
-    const status = await gw.app.request('/v1/sup/status', { headers: { authorization: 'Bearer nope' } });
+    const status = await request(gw.handle, '/v1/sup/status', { headers: { authorization: 'Bearer nope' } });
     expect(status.status).toBe(401);
     expect(sup.calls).toEqual([]);
     expect(gw.counters.unauthorized).toBe(6);
@@ -100,7 +101,7 @@ describe('authentication', () => {
 
   test('an unknown route without the secret is 401, not 404', async () => {
     const { gw } = gateway();
-    expect((await gw.app.request('/v1/nothing')).status).toBe(401);
+    expect((await request(gw.handle, '/v1/nothing')).status).toBe(401);
   });
 
   test('refusals are logged at most once per remote address per minute, and all are counted', async () => {
@@ -164,7 +165,7 @@ describe('request bodies', () => {
         }
       },
     });
-    const res = await gw.app.request('/v1/config/apply', { method: 'POST', headers: auth, body, duplex: 'half' });
+    const res = await request(gw.handle, '/v1/config/apply', { method: 'POST', headers: auth, body, duplex: 'half' });
     expect(res.status).toBe(413);
   });
 });
@@ -211,14 +212,31 @@ describe('routes', () => {
 
   test('GET /v1/sup/status gives the member id, incarnation and members by health', async () => {
     const { gw } = gateway();
-    const res = await gw.app.request('/v1/sup/status', { headers: auth });
+    const res = await request(gw.handle, '/v1/sup/status', { headers: auth });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ member_id: ID, incarnation: 3, members: { alive: [ID], suspect: [], confirmed: ['b'.repeat(32)], departed: [] }, ring_keys: [] });
   });
 
+  test('HEAD of a GET route answers its status without a body; a route asked with another method is a JSON 404', async () => {
+    const { gw } = gateway();
+    const head = await request(gw.handle, '/v1/sup/status', { method: 'HEAD', headers: auth });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe('application/json');
+    expect(await head.text()).toBe('');
+    for (const [method, path] of [
+      ['GET', '/v1/config/apply'],
+      ['PUT', '/v1/config/apply'],
+      ['POST', '/v1/sup/status'],
+    ]) {
+      const res = await request(gw.handle, path as string, { method, headers: auth });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect((await errorOf(res)).message).toMatch(new RegExp(`^no route ${method} ${path}; the routes are POST /v1/config/apply`));
+    }
+  });
+
   test('an unknown route with the secret is a JSON 404 listing the routes', async () => {
     const { gw } = gateway();
-    const res = await gw.app.request('/v1/nothing', { headers: auth });
+    const res = await request(gw.handle, '/v1/nothing', { headers: auth });
     expect(res.status).toBe(404);
     expect((await errorOf(res)).message).toMatch(/POST \/v1\/config\/apply/);
   });
@@ -313,27 +331,23 @@ describe('a client that goes away mid-body', () => {
   }
 
   test('is an info line ("client went away mid-request"), not an error, and publishes nothing', async () => {
-    for (const [how, listen] of [
-      ['the shared HTTP server (as hab sup run serves it)', (fetch: Parameters<typeof startHttpServer>[0], at: { host: string; port: number }) => startHttpServer(fetch, at)],
-      ['its own server', undefined],
-    ] as const) {
-      const sup = fakeSupervisor();
-      const log = levelLog();
-      const gw = new CtlGateway({ supervisor: sup, secret: SECRET, log, ...(listen ? { listen } : {}) });
-      const addr = await gw.start({ host: '127.0.0.1', port: 0 });
-      try {
-        await abandonRequest(addr.port);
-        // Wait, bounded, for the gateway to notice; no timing decides the outcome.
-        for (let i = 0; i < 200 && !log.lines.some(([, m]) => m === 'client went away mid-request'); i++) await new Promise((r) => setTimeout(r, 50));
-        expect(log.lines.filter(([, m]) => m === 'client went away mid-request').map(([level, , f]) => [level, f?.path]), how).toEqual([['info', '/v1/config/apply']]);
-        expect(log.lines.filter(([level]) => level === 'error'), how).toEqual([]);
-        expect(sup.calls).toEqual([]);
-        // The gateway still serves.
-        const res = await fetch(`http://127.0.0.1:${addr.port}/v1/sup/status`, { headers: auth });
-        expect(res.status).toBe(200);
-      } finally {
-        await gw.stop();
-      }
+    const sup = fakeSupervisor();
+    const log = levelLog();
+    // The server hab sup run serves the gateway with.
+    const gw = new CtlGateway({ supervisor: sup, secret: SECRET, log, listen: startHttpServer });
+    const addr = await gw.start({ host: '127.0.0.1', port: 0 });
+    try {
+      await abandonRequest(addr.port);
+      // Wait, bounded, for the gateway to notice; no timing decides the outcome.
+      for (let i = 0; i < 200 && !log.lines.some(([, m]) => m === 'client went away mid-request'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(log.lines.filter(([, m]) => m === 'client went away mid-request').map(([level, , f]) => [level, f?.path])).toEqual([['info', '/v1/config/apply']]);
+      expect(log.lines.filter(([level]) => level === 'error')).toEqual([]);
+      expect(sup.calls).toEqual([]);
+      // The gateway still serves.
+      const res = await fetch(`http://127.0.0.1:${addr.port}/v1/sup/status`, { headers: auth });
+      expect(res.status).toBe(200);
+    } finally {
+      await gw.stop();
     }
   });
 });

@@ -21,11 +21,13 @@ import { CtlGateway } from '../../src/ctl/index.js';
 import { GossipCore, keyOf, presets } from '../../src/gossip/index.js';
 import { httpGateway, perStoreState } from '../../src/http/gateway.js';
 import type { GatewayCore } from '../../src/http/source.js';
+import { startHttpServer } from '../../src/net/index.js';
 import type { InstalledPackage } from '../../src/pkg/index.js';
 import { DEFAULT_SPEC, MAX_GOSSIP_PAYLOAD_BYTES, Supervisor, supPaths } from '../../src/sup/index.js';
 import { Service } from '../../src/sup/service.js';
 import { createTemplateEngine } from '../../src/sup/template/index.js';
 import type { ServiceFileRumor } from '../../src/wire/index.js';
+import { request } from '../http/serve.js';
 import { childEnv, recordingSink, removeTempDirs, tempDir, until } from '../sup/process/helpers.js';
 import { TestRing } from '../sup/test-ring.js';
 
@@ -51,11 +53,11 @@ async function supervisor(): Promise<{ sup: Supervisor; ctl: CtlGateway; root: s
     { paths: supPaths({ FS_ROOT: root }), address: '127.0.0.1', gossipPort: 9638, seeds: [], permanent: false, gossip: presets.lan },
   );
   open.push(sup);
-  return { sup, ctl: new CtlGateway({ supervisor: sup, secret: SECRET }), root };
+  return { sup, ctl: new CtlGateway({ supervisor: sup, secret: SECRET, listen: startHttpServer }), root };
 }
 
 async function post(ctl: CtlGateway, path: string, body: unknown): Promise<{ status: number; json: { error?: { code: string; message: string } } }> {
-  const res = await ctl.app.request(path, { method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await request(ctl.handle, path, { method: 'POST', headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
   return { status: res.status, json: (await res.json()) as never };
 }
 
@@ -189,17 +191,17 @@ describe('gateway views', () => {
 
   test('the views still show a change at once; a gossiped config nested past 1000 levels is shown as unparsable, not a 500 (found by fuzzing)', async () => {
     const c = core();
-    const app = httpGateway({ supervisor: () => ({ core: c, node: { counters: { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, decodeErrors: 0, openErrors: 0, ignored: 0, joinsRefused: 0, addressesRefused: 0 } } }) });
-    expect((await (await app.request('/census')).json()) as object).toMatchObject({ census_groups: {} });
+    const gateway = httpGateway({ supervisor: () => ({ core: c, node: { counters: { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, decodeErrors: 0, openErrors: 0, ignored: 0, joinsRefused: 0, addressesRefused: 0 } } }) });
+    expect((await (await request(gateway, '/census')).json()) as object).toMatchObject({ census_groups: {} });
     c.publish({ kind: 'service-config', group: 'deep.x', version: 1, encrypted: false, config: new TextEncoder().encode(`${'a.'.repeat(20_000)}b = 1`), from: '' }, 1);
-    const census = await app.request('/census');
+    const census = await request(gateway, '/census');
     expect(census.status).toBe(200);
     expect(((await census.json()) as { census_groups: Record<string, { service_config: unknown }> }).census_groups['deep.x']?.service_config).toEqual({
       incarnation: 1,
       value: null,
       error: 'tables and arrays nest deeper than 1000 levels',
     });
-    expect((await app.request('/butterfly')).status).toBe(200);
+    expect((await request(gateway, '/butterfly')).status).toBe(200);
   });
 });
 

@@ -1,13 +1,14 @@
 /**
- * The HTTP gateway through `app.request()`, over members of a simulated cluster: real gossip
- * cores and real `GossipNode`s (their counters and events), no socket.
+ * The HTTP gateway over a loopback socket (`serve.ts`), over members of a simulated cluster: real
+ * gossip cores and real `GossipNode`s (their counters and events).
  */
 import { describe, expect, test } from 'vitest';
 import { GossipCore, localTestPreset } from '../../src/gossip/index.js';
-import { seededRandom } from '../../src/core/index.js';
+import { seededRandom, type LogFields, type Logger } from '../../src/core/index.js';
 import type { Census } from '../../src/census/index.js';
 import type { GatewaySource, GatewaySupervisor } from '../../src/http/index.js';
-import { bearerMatches, createGatewayMetrics, httpGateway } from '../../src/http/index.js';
+import { bearerMatches, createGatewayMetrics, HTTP_GATEWAY_METHODS, httpGateway } from '../../src/http/index.js';
+import { request, serve } from './serve.js';
 import type { SimMember } from '../../src/testkit/index.js';
 import { SimCluster } from '../../src/testkit/index.js';
 import { info } from '../gossip/fixtures.js';
@@ -51,7 +52,7 @@ describe('GET /census', () => {
   test("answers Habitat's census shape with the parsed config value", async () => {
     const { c, a, b } = cluster();
     c.runFor(3_000);
-    const res = await httpGateway(sourceOf(b)).request('/census');
+    const res = await request(httpGateway(sourceOf(b)), '/census');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
     const body = (await res.json()) as Census;
@@ -70,7 +71,7 @@ describe('GET /butterfly', () => {
   test('lists every member with its health and the rumor stores', async () => {
     const { c, a, b } = cluster();
     c.runFor(3_000);
-    const body = (await (await httpGateway(sourceOf(a)).request('/butterfly')).json()) as Butterfly;
+    const body = (await (await request(httpGateway(sourceOf(a)), '/butterfly')).json()) as Butterfly;
     expect(Object.keys(body.membership)).toHaveLength(3);
     expect(body.membership[b.id]).toMatchObject({ health: 'Alive', swim_port: 9638, gossip_port: 9638, incarnation: 0, persistent: false });
     expect(body.member.health[a.id]).toBe('Alive');
@@ -85,7 +86,7 @@ describe('GET /butterfly', () => {
     c.runFor(1_000);
     c.leave(b);
     c.runFor(2_000);
-    const body = (await (await httpGateway(sourceOf(a)).request('/butterfly')).json()) as Butterfly;
+    const body = (await (await request(httpGateway(sourceOf(a)), '/butterfly')).json()) as Butterfly;
     expect(body.membership[b.id]!.health).toBe('Departed');
   });
 });
@@ -97,8 +98,8 @@ describe('GET /metrics', () => {
     a.node!.onEvent(metrics.onGossipEvent);
     c.runFor(5_000);
     a.node!.receive('10.9.9.9:9638', 'datagram', new Uint8Array([0xff, 0xff, 0xff]));
-    const app = httpGateway(sourceOf(a), { metrics });
-    const res = await app.request('/metrics');
+    const gateway = httpGateway(sourceOf(a), { metrics });
+    const res = await request(gateway, '/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
@@ -130,10 +131,10 @@ describe('GET /metrics', () => {
 
   test('a later scrape sees later values; without ctlUnauthorized the ctl metric reads 0', async () => {
     const { c, a } = cluster();
-    const app = httpGateway(sourceOf(a));
-    const first = sample(await (await app.request('/metrics')).text(), 'hab_butterfly_packets_total{direction="out"}');
+    const gateway = httpGateway(sourceOf(a));
+    const first = sample(await (await request(gateway, '/metrics')).text(), 'hab_butterfly_packets_total{direction="out"}');
     c.runFor(3_000);
-    const text = await (await app.request('/metrics')).text();
+    const text = await (await request(gateway, '/metrics')).text();
     expect(sample(text, 'hab_butterfly_packets_total{direction="out"}')).toBeGreaterThan(first);
     expect(sample(text, 'hab_sup_ctl_unauthorized_total')).toBe(0);
     expect(sample(text, 'hab_butterfly_probe_rtt_seconds_count')).toBe(0);
@@ -168,7 +169,7 @@ describe('GET /metrics', () => {
 describe('index and unknown routes', () => {
   test('GET / lists the routes', async () => {
     const { a } = cluster();
-    const res = await httpGateway(sourceOf(a)).request('/');
+    const res = await request(httpGateway(sourceOf(a)), '/');
     expect(res.status).toBe(200);
     const body = (await res.json()) as { routes: { path: string }[] };
     expect(body.routes.map((r) => r.path)).toEqual(['/', '/census', '/butterfly', '/metrics', ...SERVICE_ROUTES]);
@@ -176,9 +177,42 @@ describe('index and unknown routes', () => {
 
   test('an unknown route answers a JSON 404 that lists the routes', async () => {
     const { a } = cluster();
-    const res = await httpGateway(sourceOf(a)).request('/services/nope');
+    const res = await request(httpGateway(sourceOf(a)), '/services/nope');
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: 'not found', path: '/services/nope', routes: ['/', '/census', '/butterfly', '/metrics', ...SERVICE_ROUTES] });
+  });
+});
+
+describe('methods, as hab sup run serves the gateway', () => {
+  test('HEAD answers the status and headers of GET without the body; another method is 405', async () => {
+    const { a } = cluster();
+    const gateway = httpGateway(sourceOf(a));
+    await serve(gateway, { methods: HTTP_GATEWAY_METHODS });
+    const head = await request(gateway, '/census', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe('application/json');
+    expect(await head.text()).toBe('');
+    expect((await request(gateway, '/nope', { method: 'HEAD' })).status).toBe(404);
+    const post = await request(gateway, '/census', { method: 'POST', body: '{}' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+});
+
+describe('a route that throws', () => {
+  test('is a plain-text 500, logged with its path', async () => {
+    const lines: [string, LogFields | undefined][] = [];
+    const log: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: (msg, fields) => void lines.push([msg, fields]), child: () => log };
+    const broken: GatewaySource = {
+      supervisor: () => {
+        throw new Error('no core yet');
+      },
+    };
+    const res = await request(httpGateway(broken, { log }), '/census');
+    expect(res.status).toBe(500);
+    expect(res.headers.get('content-type')).toBe('text/plain; charset=UTF-8');
+    expect(await res.text()).toBe('Internal Server Error');
+    expect(lines).toEqual([['http gateway request failed', { path: '/census', error: 'no core yet' }]]);
   });
 });
 
@@ -187,11 +221,11 @@ describe('gateway auth token (HAB_SUP_GATEWAY_AUTH_TOKEN)', () => {
 
   test('without the token every route answers 401 with an empty body', async () => {
     const { a } = cluster();
-    const app = httpGateway(sourceOf(a), { authToken: TOKEN });
+    const gateway = httpGateway(sourceOf(a), { authToken: TOKEN });
     const variants: Record<string, string>[] = [{}, { Authorization: 'Bearer wrong' }, { Authorization: `Basic ${TOKEN}` }, { Authorization: `Bearer ${TOKEN}x` }];
     for (const path of ['/', '/census', '/butterfly', '/metrics', '/nope']) {
       for (const headers of variants) {
-        const res = await app.request(path, { headers });
+        const res = await request(gateway, path, { headers });
         expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
         expect(await res.text()).toBe('');
       }
@@ -200,19 +234,19 @@ describe('gateway auth token (HAB_SUP_GATEWAY_AUTH_TOKEN)', () => {
 
   test('with the token every route answers as without auth', async () => {
     const { a } = cluster();
-    const app = httpGateway(sourceOf(a), { authToken: TOKEN });
+    const gateway = httpGateway(sourceOf(a), { authToken: TOKEN });
     const auth = { headers: { Authorization: `Bearer ${TOKEN}` } };
-    expect((await app.request('/census', auth)).status).toBe(200);
-    expect((await app.request('/butterfly', auth)).status).toBe(200);
-    expect((await app.request('/metrics', auth)).status).toBe(200);
-    expect((await app.request('/', auth)).status).toBe(200);
-    expect((await app.request('/nope', auth)).status).toBe(404);
-    expect((await app.request('/census', { headers: { authorization: `bearer ${TOKEN}` } })).status).toBe(200);
+    expect((await request(gateway, '/census', auth)).status).toBe(200);
+    expect((await request(gateway, '/butterfly', auth)).status).toBe(200);
+    expect((await request(gateway, '/metrics', auth)).status).toBe(200);
+    expect((await request(gateway, '/', auth)).status).toBe(200);
+    expect((await request(gateway, '/nope', auth)).status).toBe(404);
+    expect((await request(gateway, '/census', { headers: { authorization: `bearer ${TOKEN}` } })).status).toBe(200);
   });
 
   test('an empty token means no authentication', async () => {
     const { a } = cluster();
-    expect((await httpGateway(sourceOf(a), { authToken: '' }).request('/census')).status).toBe(200);
+    expect((await request(httpGateway(sourceOf(a), { authToken: '' }), '/census')).status).toBe(200);
   });
 
   test('the header check compares the whole token', () => {

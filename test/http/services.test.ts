@@ -8,6 +8,7 @@ import { describe, expect, test } from 'vitest';
 import type { GatewaySource } from '../../src/http/index.js';
 import { httpGateway } from '../../src/http/index.js';
 import { FakeServices, NOW, status } from '../ctl/fake-services.js';
+import { request } from './serve.js';
 
 function gatewayOver(services: FakeServices | null) {
   const source: GatewaySource = {
@@ -45,7 +46,7 @@ function twoServices(): FakeServices {
 
 describe('GET /services', () => {
   test("lists every loaded service in Habitat's shape, stopped ones too", async () => {
-    const res = await gatewayOver(twoServices()).request('/services');
+    const res = await request(gatewayOver(twoServices()), '/services');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual([
       {
@@ -87,35 +88,35 @@ describe('GET /services', () => {
 
   test('a service still starting is "down" to Habitat, and without state_entered the start time stands in', async () => {
     const services = new FakeServices().add(status({ state: 'starting', startedAtMs: NOW - 2_000 }));
-    const [one] = (await (await gatewayOver(services).request('/services')).json()) as { process: unknown; initialized: boolean }[];
+    const [one] = (await (await request(gatewayOver(services), '/services')).json()) as { process: unknown; initialized: boolean }[];
     expect(one?.process).toEqual({ pid: 4242, state: 'down', state_entered: Math.floor((NOW - 2_000) / 1000) });
     expect(one?.initialized).toBe(false);
   });
 
   test('without a service manager the list is empty and every service is not found', async () => {
-    const app = gatewayOver(null);
-    expect(await (await app.request('/services')).json()).toEqual([]);
-    expect((await app.request('/services/redis/default')).status).toBe(404);
+    const gateway = gatewayOver(null);
+    expect(await (await request(gateway, '/services')).json()).toEqual([]);
+    expect((await request(gateway, '/services/redis/default')).status).toBe(404);
   });
 });
 
 describe('GET /services/{svc}/{group}[/{org}]', () => {
   test('answers one service, by group and by group and org', async () => {
-    const app = gatewayOver(twoServices());
-    const redis = await app.request('/services/redis/default');
+    const gateway = gatewayOver(twoServices());
+    const redis = await request(gateway, '/services/redis/default');
     expect(redis.status).toBe(200);
     expect(await redis.json()).toMatchObject({ service_group: 'redis.default', pkg: { name: 'redis' } });
-    const pg = await app.request('/services/postgresql/prod/acme');
+    const pg = await request(gateway, '/services/postgresql/prod/acme');
     expect(await pg.json()).toMatchObject({ service_group: 'postgresql.prod@acme', topology: 'leader' });
   });
 
   test('a group not loaded here is a JSON 404; a malformed one a JSON 400', async () => {
-    const app = gatewayOver(twoServices());
-    const missing = await app.request('/services/redis/prod');
+    const gateway = gatewayOver(twoServices());
+    const missing = await request(gateway, '/services/redis/prod');
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ error: 'no service of group redis.prod is loaded on this Supervisor', service_group: 'redis.prod', path: '/services/redis/prod' });
-    expect((await app.request('/services/postgresql/prod')).status).toBe(404);
-    const bad = await app.request('/services/re%20dis/default');
+    expect((await request(gateway, '/services/postgresql/prod')).status).toBe(404);
+    const bad = await request(gateway, '/services/re%20dis/default');
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/^bad service "re dis"/);
   });
@@ -123,15 +124,15 @@ describe('GET /services/{svc}/{group}[/{org}]', () => {
 
 describe('…/config', () => {
   test('answers the merged config as JSON', async () => {
-    const app = gatewayOver(twoServices());
-    const res = await app.request('/services/redis/default/config');
+    const gateway = gatewayOver(twoServices());
+    const res = await request(gateway, '/services/redis/default/config');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ port: 6379, tls: { enabled: false } });
-    expect(await (await app.request('/services/postgresql/prod/acme/config')).json()).toEqual({ port: 6379, tls: { enabled: false } });
+    expect(await (await request(gateway, '/services/postgresql/prod/acme/config')).json()).toEqual({ port: 6379, tls: { enabled: false } });
   });
 
   test('is 404 for a group not loaded here', async () => {
-    expect((await gatewayOver(twoServices()).request('/services/nginx/default/config')).status).toBe(404);
+    expect((await request(gatewayOver(twoServices()), '/services/nginx/default/config')).status).toBe(404);
   });
 });
 
@@ -142,22 +143,22 @@ describe('…/health', () => {
     ['critical', 'CRITICAL', 503],
     ['unknown', 'UNKNOWN', 500],
   ] as const)("%s is %s with HTTP %i, Habitat's codes", async (health, word, code) => {
-    const app = gatewayOver(new FakeServices().add(status({ health })));
-    const res = await app.request('/services/redis/default/health');
+    const gateway = gatewayOver(new FakeServices().add(status({ health })));
+    const res = await request(gateway, '/services/redis/default/health');
     expect(res.status).toBe(code);
     expect(await res.json()).toEqual({ status: word, stdout: '', stderr: '' });
   });
 
   test("carries what the last health-check hook run wrote", async () => {
-    const app = gatewayOver(new FakeServices().add(status({ health: 'critical', healthCheckOutput: { stdout: 'redis is not answering\n', stderr: 'PING: timeout\n' } })));
-    const res = await app.request('/services/redis/default/health');
+    const gateway = gatewayOver(new FakeServices().add(status({ health: 'critical', healthCheckOutput: { stdout: 'redis is not answering\n', stderr: 'PING: timeout\n' } })));
+    const res = await request(gateway, '/services/redis/default/health');
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ status: 'CRITICAL', stdout: 'redis is not answering\n', stderr: 'PING: timeout\n' });
   });
 
   test('with an org, and 404 for a group not loaded here', async () => {
-    const app = gatewayOver(twoServices());
-    expect((await app.request('/services/postgresql/prod/acme/health')).status).toBe(503);
-    expect((await app.request('/services/nginx/default/health')).status).toBe(404);
+    const gateway = gatewayOver(twoServices());
+    expect((await request(gateway, '/services/postgresql/prod/acme/health')).status).toBe(503);
+    expect((await request(gateway, '/services/nginx/default/health')).status).toBe(404);
   });
 });

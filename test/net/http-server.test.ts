@@ -7,6 +7,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { Router, textReply } from '../../src/core/http-router.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/net/index.js';
 import { makeTestCerts, type TestCerts } from './certs.js';
 
@@ -23,7 +24,8 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((s) => s.stop(0)));
 });
 
-const hello = (req: Request): Response => new Response(`hello ${new URL(req.url).pathname}`);
+/** Answers every request with `hello <path>`. */
+const hello = new Router({ notFound: (req) => textReply(`hello ${req.path}`) }).handle;
 
 async function start(options: Omit<Parameters<typeof startHttpServer>[1], 'host' | 'port'> = {}): Promise<RunningHttpServer> {
   const server = await startHttpServer(hello, { host: '127.0.0.1', port: 0, ...options });

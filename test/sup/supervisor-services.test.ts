@@ -18,6 +18,7 @@ import { httpGateway } from '../../src/http/index.js';
 import type { LoadRequest } from '../../src/sup/index.js';
 import { ServiceManager, Supervisor, supPaths } from '../../src/sup/index.js';
 import type { Rumor } from '../../src/wire/index.js';
+import { request } from '../http/serve.js';
 import { installPackage, type PackageFiles } from './test-ring.js';
 import { childEnv, isAlive, recordingSink, until } from './process/helpers.js';
 
@@ -57,14 +58,14 @@ async function rig(backoffMs = 20, opts: { root?: string } = {}): Promise<Rig> {
     { habRoot: paths.habRoot, specsDir: paths.specsDir, keyCacheDir: paths.keyCacheDir, env: childEnv, org: null, processTuning: { backoff: { minMs: backoffMs, maxMs: backoffMs, cooldownMs: 60_000 } } },
   );
   await manager.open();
-  const app = httpGateway({ supervisor: () => sup, services: () => manager });
+  const gateway = httpGateway({ supervisor: () => sup, services: () => manager });
   const r: Rig = {
     sup,
     manager,
     habRoot: paths.habRoot,
     output: text,
     get: async (path) => {
-      const res = await app.request(path);
+      const res = await request(gateway, path);
       return { status: res.status, body: await res.json() };
     },
     load: async (request) => {
