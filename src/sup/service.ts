@@ -28,8 +28,8 @@
  * unwritten and unreported), `lastError` names the missing key, and the manager's tick retries
  * (`retryEncrypted`) until the key is imported. No plaintext goes into a log line or an error.
  */
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TomlError } from 'smol-toml';
 import type { Census, CensusGroup } from '../census/index.js';
@@ -52,6 +52,7 @@ import {
   HEALTH_CHECK_HOOK,
   HealthChecker,
   healthCheckTimeoutMs,
+  isOrphan,
   realTimers,
   runHealthCheck,
   runHook,
@@ -153,6 +154,13 @@ export class Service {
   private initialized = false;
   private appliedConfigVersion = 0;
   private readonly appliedFiles = new Map<string, number>();
+  /**
+   * The versions a previous life of this service rendered (`APPLIED_FILE`), reported until this
+   * life's first pass renders: its config and files are on disk meanwhile. Null after that.
+   */
+  private restored: { configVersion: number; files: FileVersion[] } | null;
+  /** The versions last written to `APPLIED_FILE`. */
+  private appliedWritten = '';
   private mergedConfig: Record<string, unknown> = {};
   private lastErrorText: string | null = null;
   private health: ServiceHealth = 'unknown';
@@ -187,6 +195,8 @@ export class Service {
     this.pkg = opts.pkg;
     this.serviceGroup = serviceGroupOf(opts.spec);
     this.preamble = this.serviceGroup;
+    this.restored = readApplied(join(opts.svcPath, APPLIED_FILE));
+    this.appliedWritten = this.restored === null ? '' : JSON.stringify(this.restored);
   }
 
   get name(): string {
@@ -273,8 +283,8 @@ export class Service {
       pid: p?.pid ?? null,
       startedAtMs: p?.startedAt ?? null,
       stateEnteredMs: this.stateEnteredMs,
-      configVersion: this.appliedConfigVersion,
-      files: this.fileVersions(),
+      configVersion: this.restored?.configVersion ?? this.appliedConfigVersion,
+      files: this.restored?.files ?? this.fileVersions(),
       health: this.health,
       healthCheckOutput: this.healthOutput,
       lastError: this.lastErrorText,
@@ -375,6 +385,17 @@ export class Service {
 
     // 3. Gossiped files.
     const filesChanged = await this.writeFiles(files.ready);
+    // The config on disk is this version's from here on, whether the process runs yet or waits
+    // (an election, a start after a restart): the version reported is the one rendered, as the
+    // files' versions are the ones written, so that a restarted Supervisor that renders its
+    // stored config never reports less than it had before.
+    this.appliedGossipLayer = gossipLayer;
+    if (gossipVersion !== this.appliedConfigVersion) {
+      this.deps.log.info('config version applied', { version: gossipVersion });
+      this.appliedConfigVersion = gossipVersion;
+    }
+    this.restored = null;
+    await this.writeApplied();
 
     // 4. Act. A leader-topology service runs its hooks only once its group's election is
     // finished (Habitat's "Waiting to execute hooks; …" lines); once running, a new election
@@ -401,11 +422,6 @@ export class Service {
       if (filesChanged.length > 0) await this.runOneShotHook('file-updated');
     }
     this.rendered = true;
-    this.appliedGossipLayer = gossipLayer;
-    if (gossipVersion !== this.appliedConfigVersion) {
-      this.deps.log.info('config version applied', { version: gossipVersion });
-      this.appliedConfigVersion = gossipVersion;
-    }
     this.clearError(gossipProblem);
     this.lastGoodFingerprint = fingerprint;
     this.publish();
@@ -710,17 +726,18 @@ export class Service {
 
   /**
    * A Supervisor killed with SIGKILL leaves its services running (they lead their own process
-   * groups). Before the first start, a process named by the service's PID file that still runs
-   * with this service's `HAB_SVC_PATH` in its environment is that orphan: its process group is
+   * groups). Before the first start, a process named by the service's PID file that is still
+   * that service (`isOrphan`: its environment, or its start time) is that orphan: its process group is
    * stopped (TERM, then KILL after the shutdown timeout) so that the new process can take its
    * ports. Any other process with that PID is left alone.
    */
   private async reapOrphan(): Promise<void> {
-    const pidText = await readOptional(join(this.opts.svcPath, 'PID'));
+    const pidFile = join(this.opts.svcPath, 'PID');
+    const pidText = await readOptional(pidFile);
     const pid = Number(pidText?.trim());
     if (!Number.isSafeInteger(pid) || pid <= 1 || pid === process.pid) return;
-    const environ = await readFile(`/proc/${pid}/environ`).catch(() => null);
-    if (environ === null || !environ.toString('latin1').split('\0').includes(`HAB_SVC_PATH=${this.opts.svcPath}`)) return;
+    const written = await stat(pidFile).catch(() => null);
+    if (written === null || !(await isOrphan(pid, { svcPath: this.opts.svcPath, pidFileWrittenMs: written.mtimeMs }))) return;
     this.deps.log.warn('stopping the process a previous Supervisor left running', { pid });
     const signal = (sig: NodeJS.Signals): boolean => {
       try {
@@ -792,6 +809,22 @@ export class Service {
     return s === 'up' ? 'up' : s === 'starting' || s === 'restarting' ? 'starting' : 'down';
   }
 
+  /**
+   * Records the versions rendered and written (`APPLIED_FILE`), so that the next life of this
+   * service reports them from its start. A failure is logged: only the report right after a
+   * restart depends on it.
+   */
+  private async writeApplied(): Promise<void> {
+    const text = JSON.stringify({ configVersion: this.appliedConfigVersion, files: this.fileVersions() });
+    if (text === this.appliedWritten) return;
+    try {
+      await writeFileAtomic(join(this.opts.svcPath, APPLIED_FILE), `${text}\n`);
+      this.appliedWritten = text;
+    } catch (err) {
+      this.deps.log.warn('could not record the applied versions', { path: join(this.opts.svcPath, APPLIED_FILE), error: String(err) });
+    }
+  }
+
   private fileVersions(): FileVersion[] {
     return [...this.appliedFiles].map(([filename, version]) => ({ filename, version })).sort((a, b) => (a.filename < b.filename ? -1 : 1));
   }
@@ -805,8 +838,8 @@ export class Service {
       cfg: new TextEncoder().encode(toTomlText(exportedConfig(this.mergedConfig, this.pkg.exports))),
       sys: this.deps.ring.sys(),
       initialized: this.initialized,
-      configVersion: this.appliedConfigVersion,
-      files: this.fileVersions(),
+      configVersion: this.restored?.configVersion ?? this.appliedConfigVersion,
+      files: this.restored?.files ?? this.fileVersions(),
       state: this.serviceState(),
       health: this.health,
       topology: this.spec.topology,
@@ -816,6 +849,32 @@ export class Service {
     this.lastPublished = fingerprint;
     this.deps.ring.publishService(rumor);
   }
+}
+
+/**
+ * In the service's directory: the config version and file versions last rendered and written,
+ * as JSON (`{"configVersion": 5, "files": [{"filename": "tls.pem", "version": 2}]}`), read when the
+ * service is loaded again (a Supervisor restart).
+ */
+export const APPLIED_FILE = '.murmur-applied';
+
+/** `APPLIED_FILE`'s versions; null when absent or not in its shape (then nothing is reported from it). */
+function readApplied(path: string): { configVersion: number; files: FileVersion[] } | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return null;
+  }
+  const v = value as { configVersion?: unknown; files?: unknown };
+  const version = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+  if (!version(v.configVersion) || !Array.isArray(v.files)) return null;
+  const files: FileVersion[] = [];
+  for (const f of v.files as { filename?: unknown; version?: unknown }[]) {
+    if (typeof f?.filename !== 'string' || !version(f.version)) return null;
+    files.push({ filename: f.filename, version: f.version });
+  }
+  return { configVersion: v.configVersion, files };
 }
 
 /** The version templates see as `sys.version`. */

@@ -14,7 +14,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { nullLogger, seededRandom } from '../../src/core/index.js';
 import type { InstalledPackage } from '../../src/pkg/index.js';
 import { DEFAULT_SPEC } from '../../src/sup/index.js';
-import { Service } from '../../src/sup/service.js';
+import { APPLIED_FILE, Service, type ServiceDeps, type ServiceOptions } from '../../src/sup/service.js';
 import { createTemplateEngine } from '../../src/sup/template/index.js';
 import { makePackage, TestRing } from './test-ring.js';
 import { childEnv, isAlive, recordingSink, removeTempDirs, tempDir, until } from './process/helpers.js';
@@ -25,20 +25,24 @@ afterEach(async () => {
   await removeTempDirs();
 });
 
-async function startService(pkg: InstalledPackage, ring = new TestRing()): Promise<{ service: Service; ring: TestRing; svcPath: string; output: () => string[] }> {
+function serviceDeps(ring: TestRing, sink = recordingSink().sink): ServiceDeps {
+  return { log: nullLogger, sink, clock: { now: () => performance.now() }, wallNow: () => Date.now(), random: seededRandom(1), ring, engine: createTemplateEngine() };
+}
+
+function serviceOptions(svcPath: string, spec: Partial<typeof DEFAULT_SPEC> = {}): Omit<ServiceOptions, 'pkg'> {
+  return {
+    spec: { ...DEFAULT_SPEC, ident: 'test/svc', group: 'prod', ...spec },
+    svcPath,
+    userToml: join(svcPath, 'no-user.toml'),
+    env: childEnv,
+    processTuning: { backoff: { minMs: 20, maxMs: 50, cooldownMs: 60_000 } },
+  };
+}
+
+async function startService(pkg: InstalledPackage, ring = new TestRing(), spec: Partial<typeof DEFAULT_SPEC> = {}): Promise<{ service: Service; ring: TestRing; svcPath: string; output: () => string[] }> {
   const svcPath = await tempDir('murmur-svc-');
   const { sink, text } = recordingSink();
-  const service = new Service(
-    { log: nullLogger, sink, clock: { now: () => performance.now() }, wallNow: () => Date.now(), random: seededRandom(1), ring, engine: createTemplateEngine() },
-    {
-      spec: { ...DEFAULT_SPEC, ident: 'test/svc', group: 'prod' },
-      pkg,
-      svcPath,
-      userToml: join(svcPath, 'no-user.toml'),
-      env: childEnv,
-      processTuning: { backoff: { minMs: 20, maxMs: 50, cooldownMs: 60_000 } },
-    },
-  );
+  const service = new Service(serviceDeps(ring, sink), { ...serviceOptions(svcPath, spec), pkg });
   services.push(service);
   await service.update();
   return { service, ring, svcPath, output: text };
@@ -109,6 +113,62 @@ describe('restart or reconfigure', () => {
     expect(await readFile(join(svcPath, 'var', 'seen'), 'utf8')).toBe('hi\n');
     expect(service.status().files).toEqual([{ filename: 'motd', version: 1 }]);
     expect(service.status().pid).toBe(pid);
+  });
+});
+
+describe('the versions a service reports', () => {
+  // Found by the chaos suite: a restarted Supervisor's leader-topology service rendered the
+  // stored config version 5 at once, but reported version 0 until its election finished, as if
+  // the restart had lost what it applied.
+  test('a leader-topology service waiting for its election reports the config version it rendered, and the files it wrote', async () => {
+    const pkg = await makePackage({ defaultToml: 'port = 1\n', config: { 'app.conf': 'port={{cfg.port}}\n' }, hooks: { run: RUN_SLEEP } });
+    const ring = Object.assign(new TestRing(), {
+      election: () => ({ status: 'none' as const, leaderId: null, candidateId: null, term: null, roster: [], rosterVersion: 0, quorum: false, votes: [] }),
+      electionJoined: () => true,
+    });
+    ring.applyConfig('svc.prod', 5, 'port = 5\n');
+    ring.fileList.push({ kind: 'service-file', group: 'svc.prod', filename: 'motd', version: 3, encrypted: false, body: new TextEncoder().encode('hi\n'), from: '' });
+    const { service, svcPath } = await startService(pkg, ring, { topology: 'leader' });
+    expect(service.status().lastError).toBe("Waiting to execute hooks; election hasn't started");
+    expect(service.status().pid).toBeNull();
+    expect(await readFile(join(svcPath, 'config', 'app.conf'), 'utf8')).toBe('port=5\n');
+    expect(service.status().configVersion).toBe(5);
+    expect(service.status().files).toEqual([{ filename: 'motd', version: 3 }]);
+  });
+
+  // Also found by the chaos suite: a restarted Supervisor listed the service at config version 0
+  // for the few milliseconds before its first pass rendered the stored version 5 again.
+  test('loaded again (a Supervisor restart), a service reports the versions its previous life rendered until its first pass renders', async () => {
+    const pkg = await makePackage({ defaultToml: 'port = 1\n', config: { 'app.conf': 'port={{cfg.port}}\n' }, hooks: { run: RUN_SLEEP } });
+    const { service, ring, svcPath } = await startService(pkg);
+    ring.applyConfig('svc.prod', 5, 'port = 5\n');
+    ring.fileList.push({ kind: 'service-file', group: 'svc.prod', filename: 'motd', version: 3, encrypted: false, body: new TextEncoder().encode('hi\n'), from: '' });
+    await service.update();
+    expect(service.status().configVersion).toBe(5);
+    await service.close();
+    expect(JSON.parse(await readFile(join(svcPath, APPLIED_FILE), 'utf8'))).toEqual({ configVersion: 5, files: [{ filename: 'motd', version: 3 }] });
+
+    // The next life, before any pass: what is on disk.
+    const next = new Service(serviceDeps(ring), { ...serviceOptions(svcPath), pkg });
+    services.push(next);
+    expect(next.status()).toMatchObject({ configVersion: 5, files: [{ filename: 'motd', version: 3 }] });
+    // Its first pass renders the ring's newer version; from then on that is what it reports.
+    ring.applyConfig('svc.prod', 6, 'port = 6\n');
+    await next.update();
+    expect(next.status().configVersion).toBe(6);
+    expect(await readFile(join(svcPath, 'config', 'app.conf'), 'utf8')).toBe('port=6\n');
+    expect(JSON.parse(await readFile(join(svcPath, APPLIED_FILE), 'utf8'))).toMatchObject({ configVersion: 6 });
+  });
+
+  test('a record of applied versions that is not in its shape is ignored', async () => {
+    const pkg = await makePackage({ hooks: { run: RUN_SLEEP } });
+    for (const text of ['', 'not json', '{"configVersion": -1, "files": []}', '{"configVersion": 2, "files": [{"filename": 3}]}', '[]']) {
+      const svcPath = await tempDir('murmur-svc-');
+      await writeFile(join(svcPath, APPLIED_FILE), text);
+      const s = new Service(serviceDeps(new TestRing()), { ...serviceOptions(svcPath), pkg });
+      services.push(s);
+      expect(s.status(), text).toMatchObject({ configVersion: 0, files: [] });
+    }
   });
 });
 
