@@ -37,7 +37,7 @@ export interface SupervisorDeps {
   transport: Transport;
   timers: TimerService;
   sealer?: Sealer;
-  /** Periodic work outside the gossip core (persistence); returns a cancel function. */
+  /** Periodic work outside the gossip core (the election tick); returns a cancel function. */
   every(ms: number, run: () => void): () => void;
 }
 
@@ -99,7 +99,9 @@ export class Supervisor {
   onDeparted: () => void = () => {};
   private saving: Promise<void> = Promise.resolve();
   private dirty = false;
-  private cancelPersist: () => void = () => {};
+  /** A save is due (`markDirty`). */
+  private saveDue = false;
+  private started = false;
   private cancelElectionTick: () => void = () => {};
   private closed = false;
   /** Leader elections of the groups this Supervisor runs with `--topology leader`. */
@@ -170,10 +172,8 @@ export class Supervisor {
   start(): void {
     this.node.start();
     this.startedAt = this.deps.clock.now();
-    this.dirty = true;
-    this.cancelPersist = this.deps.every(this.opts.persistIntervalMs ?? 250, () => {
-      if (this.dirty) void this.save();
-    });
+    this.started = true;
+    this.markDirty();
     this.cancelElectionTick = this.deps.every(1000, () => {
       this.joinWantedElections();
       this.elections.tick();
@@ -188,7 +188,7 @@ export class Supervisor {
   /** A rumor that starts here (config apply, file upload, departure). */
   publish(rumor: Rumor): void {
     this.node.publish(rumor);
-    this.dirty = true;
+    this.markDirty();
   }
 
   /**
@@ -287,11 +287,28 @@ export class Supervisor {
       try {
         await saveState(this.opts.paths, this.id, this.core.incarnation, rumors);
       } catch (err) {
-        this.dirty = true;
+        this.markDirty();
         this.deps.log.error('could not save state', { error: (err as Error).message });
       }
     });
     return this.saving;
+  }
+
+  /**
+   * Something the store file holds changed: it is written `persistIntervalMs` after the first
+   * change since the last write, once for every change in between. A timer per change rather
+   * than a poll: an idle Supervisor does not wake for it, and the members a rumor reaches at
+   * once all write it after the rumor has gone round, not while the last of them (on a busy
+   * machine) still wait for the CPU to take it.
+   */
+  private markDirty(): void {
+    this.dirty = true;
+    if (this.saveDue || this.closed || !this.started) return;
+    this.saveDue = true;
+    this.deps.timers.at(this.deps.clock.now() + (this.opts.persistIntervalMs ?? 250), () => {
+      this.saveDue = false;
+      if (this.dirty && !this.closed) void this.save();
+    });
   }
 
   /** The version of the config or file rumor (or its tombstone) held under `key`, if any. */
@@ -416,7 +433,6 @@ export class Supervisor {
 
   private async close(): Promise<void> {
     this.closed = true;
-    this.cancelPersist();
     this.cancelElectionTick();
     this.core.stop();
     await this.save();
@@ -443,12 +459,12 @@ export class Supervisor {
   private onEvent(e: GossipEvent): void {
     switch (e.type) {
       case 'rumor-changed':
-        this.dirty = true;
+        this.markDirty();
         this.logReceived(e.rumor);
         this.changed();
         break;
       case 'refuted':
-        this.dirty = true;
+        this.markDirty();
         break;
       case 'member-joined':
       case 'member-alive':
@@ -456,7 +472,7 @@ export class Supervisor {
       case 'member-confirmed':
       case 'member-departed':
       case 'member-removed':
-        this.dirty = true;
+        this.markDirty();
         this.deps.log.info(e.type.replace('member-', 'member '), { member: 'member' in e ? e.member.id : e.id });
         this.changed();
         break;

@@ -11,6 +11,7 @@ import { MurmurError, nullLogger, seededRandom } from '../../src/core/index.js';
 import { encryptBox1, generateServiceKeyPair, generateUserKeyPair } from '../../src/crypto/index.js';
 import { keyOf, presets } from '../../src/gossip/index.js';
 import { loadOrCreateCtlSecret, MAX_GOSSIP_PAYLOAD_BYTES, Supervisor, supPaths } from '../../src/sup/index.js';
+import { loadState } from '../../src/sup/state.js';
 import type { MemberRumor, Rumor } from '../../src/wire/index.js';
 
 const OTHER = 'b'.repeat(32);
@@ -232,6 +233,42 @@ describe('a restart', () => {
     // Nothing to refute: the accusation is about an older life.
     expect(second.status().incarnation).toBe(1);
     expect(second.core.member(second.id)?.health).toBe('alive');
+  });
+});
+
+describe('persistence', () => {
+  const SAVE_MS = 777;
+
+  test('a change is written SAVE_MS after it, once for a burst of changes, and an idle Supervisor schedules no write', async () => {
+    const root = await tempRoot();
+    const due: { at: number; fire: () => void }[] = [];
+    // The gossip core's timers go through the same service: the writes are the ones due at 1000 + SAVE_MS.
+    const writes = (): { at: number; fire: () => void }[] => due.filter((t) => t.at === 1000 + SAVE_MS);
+    const sup = await Supervisor.open(
+      { clock: { now: () => 1000 }, random: seededRandom(7), log: nullLogger, transport: { send: () => {} }, timers: { at: (at, fire) => void due.push({ at, fire }) }, every: () => () => {} },
+      { paths: supPaths({ FS_ROOT: root }), address: '127.0.0.1', gossipPort: 9638, seeds: [], permanent: false, gossip: presets.lan, persistIntervalMs: SAVE_MS },
+    );
+    open.push(sup);
+    sup.start();
+    expect(writes()).toHaveLength(1);
+    writes()[0]?.fire();
+    due.length = 0;
+    // A burst: one config apply and a rumor from the ring, one write.
+    sup.applyConfig('redis.prod', 1, 'a = 1');
+    sup.node.receivePacket('10.0.0.2:9638', { type: 'push', from: OTHER, rumors: [peer(OTHER)] });
+    expect(writes()).toHaveLength(1);
+    const before = (await loadState(supPaths({ FS_ROOT: root }), nullLogger)).rumors;
+    expect(before.some((r) => r.kind === 'service-config')).toBe(false);
+    writes()[0]?.fire();
+    await sup.save();
+    // Written by the timer, before any stop: the file holds both.
+    const after = (await loadState(supPaths({ FS_ROOT: root }), nullLogger)).rumors;
+    expect(after.find((r) => r.kind === 'service-config')).toMatchObject({ group: 'redis.prod', version: 1 });
+    expect(after.some((r) => r.kind === 'member' && r.member.id === OTHER)).toBe(true);
+    // Nothing changed since: no write is scheduled.
+    due.length = 0;
+    sup.node.receivePacket('10.0.0.2:9638', { type: 'push', from: OTHER, rumors: [peer(OTHER)] });
+    expect(writes()).toHaveLength(0);
   });
 });
 

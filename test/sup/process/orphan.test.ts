@@ -5,7 +5,7 @@
  * the cases that must be left alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, utimes, writeFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -13,7 +13,7 @@ import { isOrphan, readStat } from '../../../src/sup/process/index.js';
 
 const started: ChildProcess[] = [];
 
-afterEach(async () => {
+afterEach(() => {
   for (const c of started.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
@@ -32,7 +32,6 @@ async function service(cmd: string, args: string[], svcPath: string, opts: { det
 
 /** Waits until the environment of `pid` no longer names HAB_SVC_PATH (Redis overwrites it at start), bounded. */
 async function environCleared(pid: number): Promise<boolean> {
-  const { readFile } = await import('node:fs/promises');
   for (let k = 0; k < 100; k++) {
     const env = await readFile(`/proc/${pid}/environ`, 'latin1').catch(() => '');
     if (!env.includes('HAB_SVC_PATH=')) return true;
