@@ -148,6 +148,8 @@ interface GroupState {
   suitability: { term: number; value: number } | undefined;
   /** What was last logged about the group's view, so that each change is logged once. */
   logged: string;
+  /** A candidate-slot tombstone seen with no finished election: its version, and since when. */
+  retiredSeen: { version: number; at: number } | undefined;
 }
 
 export class Elections {
@@ -189,7 +191,7 @@ export class Elections {
   join(group: string): void {
     if (group.includes('\u0000')) throw new MurmurError('BAD_INPUT', 'a service group may not contain a NUL character');
     if (this.groups.has(group)) return;
-    this.groups.set(group, { group, unsettled: undefined, noQuorumSince: undefined, round: undefined, fresh: true, leaderSeen: undefined, candidateSeen: undefined, suitability: undefined, logged: '' });
+    this.groups.set(group, { group, unsettled: undefined, noQuorumSince: undefined, round: undefined, fresh: true, leaderSeen: undefined, candidateSeen: undefined, suitability: undefined, logged: '', retiredSeen: undefined });
     this.touch(group);
   }
 
@@ -309,11 +311,23 @@ export class Elections {
     g.candidateSeen = seen(g.candidateSeen, running, now, seq);
     const roster = f?.roster ?? running?.roster;
     if (roster !== undefined && !this.settled(roster, look)) g.unsettled = { at: now, seq };
+    // A tombstone in the candidate slot above the finished election is usually the retirement
+    // (`retireCandidacies`) of an election finished elsewhere, arriving a moment before the
+    // finished election itself: no new candidacy until that has had time to arrive.
+    const retired = this.store.get(keyOf(this.kind, g.group, 'candidate'))?.rumor;
+    if (retired?.kind === 'tombstone' && running === undefined && retired.version > (f?.term ?? -1) && f?.memberId !== this.self) {
+      if (g.retiredSeen?.version !== retired.version) g.retiredSeen = { version: retired.version, at: now };
+      if (now - g.retiredSeen.at < this.settleMs) {
+        if (f !== undefined && f.memberId !== this.self && look.live(f.memberId) && !f.votes.includes(this.self)) this.publish(g, { ...f, votes: [this.self] });
+        return;
+      }
+    }
     if (f === undefined && running === undefined) {
       this.stand(g, nextTerm, { roster: this.bootstrapRoster(look), rosterVersion: 0 }, undefined);
       return;
     }
     const leaderLive = f !== undefined && look.live(f.memberId);
+    if (f !== undefined) this.retireCandidacies(g, f);
     if (g.fresh) {
       // A leadership of ours found in the store when we join may be stale (we were killed and
       // restarted, or unloaded and loaded again): stand again in a new term, once we can.
@@ -335,6 +349,7 @@ export class Elections {
             g.noQuorumSince = undefined;
             this.log.info('election finished', { group: g.group, term: running.term, votes: running.votes.length });
             this.publish(g, { ...running, status: 'finished' });
+            this.retireCandidacies(g, { ...running, status: 'finished' });
             return;
           }
           if (this.withdraws(g, f, running, look, now)) return;
@@ -356,6 +371,23 @@ export class Elections {
     else if (!leaderLive) {
       if (this.mayTakeAsGone(g, f.memberId, g.leaderSeen, look, now)) this.newTerm(g, f.roster, nextTerm, this.basisFor(f, undefined), f, 'the leader is gone', look);
     } else if (!f.votes.includes(this.self)) this.publish(g, { ...f, votes: [this.self] });
+  }
+
+  /**
+   * A finished election retires the candidacies of its term and below (a tombstone at its term
+   * in the candidate slot). Left in place, the running rumor it finished from keeps its votes, and
+   * a candidacy that comes late to that term — a restarted ex-leader that stands again at its
+   * stored term + 1, with the largest suitability, from behind a partition — merges with it,
+   * takes those votes (the merge keeps the better candidate and the union of the votes), and
+   * finishes the term a second time with another leader (found by the chaos suite, seed 2). The
+   * candidate publishes the tombstone with its finished election, and every member that holds
+   * the finished election and an older candidacy does too, so that no such rumor outlives the
+   * news of the finish anywhere.
+   */
+  private retireCandidacies(g: GroupState, f: ElectionRumor): void {
+    const held = this.store.get(keyOf(this.kind, g.group, 'candidate'))?.rumor;
+    if (held?.kind !== this.kind || held.term > f.term) return;
+    this.deps.publish({ kind: 'tombstone', target: this.kind, group: g.group, id: 'candidate', version: f.term });
   }
 
   /**

@@ -119,8 +119,18 @@ describe('standing and voting', () => {
   test('a group whose running election was removed starts above the tombstone', () => {
     const h = new Harness(A).ring({ [A]: 'alive' });
     h.receive({ kind: 'tombstone', target: 'election', group: GROUP, id: 'candidate', version: 7 });
+    // A tombstone without a finished election is usually a finish whose news is a moment
+    // behind: A waits settleMs for it, then stands above the tombstone alone, finishes at once,
+    // and retires its candidacy.
     h.engine.join(GROUP);
-    expect(h.last()).toMatchObject({ term: 8 });
+    expect(h.published).toEqual([]);
+    h.now += 10_000;
+    h.engine.tick();
+    expect(h.published[0]).toMatchObject({ kind: 'election', term: 8, status: 'running' });
+    expect(h.published.slice(1)).toEqual([
+      expect.objectContaining({ kind: 'election', term: 8, status: 'finished' }),
+      { kind: 'tombstone', target: 'election', group: GROUP, id: 'candidate', version: 8 },
+    ]);
   });
 
   test('the suitability hook runs once per term and is kept below the previous leader’s', () => {
@@ -260,10 +270,13 @@ describe('losing the leader', () => {
     h.engine.join(GROUP);
     h.published.length = 0;
     h.receive(running(C, [A, B, C], { votes: [B, C], suitability: 7 }));
-    expect(h.last()).toMatchObject({ memberId: A, term: 4, suitability: MAX_SUITABILITY });
     h.receive(running(B, [A, B, C], { votes: [B] }));
-    // Every live member voted and A is the best candidate: re-elected, one term later.
-    expect(h.last()).toMatchObject({ memberId: A, term: 4, status: 'finished' });
+    // Every live member voted and A is the best candidate: re-elected, one term later; the
+    // candidacy it finished from is retired.
+    expect(h.published).toEqual([
+      expect.objectContaining({ memberId: A, term: 4, status: 'finished', suitability: MAX_SUITABILITY }),
+      { kind: 'tombstone', target: 'election', group: GROUP, id: 'candidate', version: 4 },
+    ]);
   });
 
   test('a member that finds itself leader in its stored rumors when it joins stands again in a new term', () => {
@@ -271,6 +284,40 @@ describe('losing the leader', () => {
     h.receive(finished(A, [A, B, C]));
     h.engine.join(GROUP);
     expect(h.published).toEqual([expect.objectContaining({ memberId: A, term: 4, status: 'running', suitability: MAX_SUITABILITY, roster: [A, B, C] })]);
+  });
+});
+
+describe('a candidacy late to a finished term (found by the chaos suite, seed 2)', () => {
+  // The scenario: A led term 3; a partition cut A off with a minority, and the majority finished
+  // term 4 with B. A was killed and restarted behind the partition: it stands again at its
+  // stored term + 1 = 4, with the largest suitability. When the partition healed, A's candidacy
+  // met the running rumor the majority had finished from, still holding its votes; the merge gave
+  // A, the better candidate, the union of the votes, and A finished term 4 a second time.
+  const ALL = [A, B, C, D, E];
+
+  test('a member that holds a finished election retires the candidacy it finished from, so that no late candidacy can take its votes', () => {
+    const h = new Harness(C).ring({ [A]: 'alive', [B]: 'alive', [C]: 'alive', [D]: 'alive', [E]: 'alive' });
+    h.receive(running(B, ALL, { term: 4, votes: [B, C, D] }));
+    h.receive(finished(B, ALL, { term: 4, votes: [B, C, D] }));
+    h.engine.join(GROUP);
+    expect(h.published).toContainEqual({ kind: 'tombstone', target: 'election', group: GROUP, id: 'candidate', version: 4 });
+    // A's late candidacy at term 4 is dropped here: it cannot collect C's vote, nor B's or D's.
+    h.receive(running(A, ALL, { term: 4, suitability: MAX_SUITABILITY, votes: [A, E] }));
+    expect(h.store.get(keyOf('election', GROUP, 'candidate'))?.rumor).toMatchObject({ kind: 'tombstone', version: 4 });
+    expect(h.engine.status(GROUP)).toMatchObject({ leaderId: B, term: 4 });
+  });
+
+  test('the late candidate never finishes the term, and follows the leader the majority elected', () => {
+    const h = new Harness(A).ring({ [A]: 'alive', [B]: 'alive', [C]: 'alive', [D]: 'alive', [E]: 'alive' });
+    h.receive(finished(A, ALL, { term: 3, votes: ALL }));
+    h.engine.join(GROUP);
+    expect(h.last()).toMatchObject({ memberId: A, term: 4, status: 'running', suitability: MAX_SUITABILITY });
+    // E, cut off with A, votes for it; then the majority's word arrives: term 4 retired and finished with B.
+    h.receive(running(A, ALL, { term: 4, suitability: MAX_SUITABILITY, votes: [E] }));
+    h.receive({ kind: 'tombstone', target: 'election', group: GROUP, id: 'candidate', version: 4 });
+    h.receive(finished(B, ALL, { term: 4, votes: [B, C, D] }));
+    expect(h.published.filter((r) => r.kind === 'election' && r.status === 'finished' && r.memberId === A)).toEqual([]);
+    expect(h.engine.status(GROUP)).toMatchObject({ status: 'finished', leaderId: B, term: 4 });
   });
 });
 
