@@ -107,7 +107,7 @@ function section(opts: Options, results: ChaosResult[], command: string): string
   const lines = [
     SECTION,
     '',
-    `\`${command}\` on ${cpus().length} cores (load ${loadavg()[0]?.toFixed(2)} at the end), ${new Date().toISOString().slice(0, 10)}: ${results.length} run(s), ${minutes.toFixed(0)} minutes of schedule, ${opts.hosts} hosts, preset \`${opts.preset}\`.`,
+    `\`${command}\` on ${cpus().length} cores (load ${loadavg()[0]?.toFixed(2)} at the end), ${new Date().toISOString().slice(0, 10)}: ${results.length} run(s), ${minutes.toFixed(0)} minutes of schedule, ${opts.hosts} hosts, preset \`${opts.preset}\`. The same faults again: \`npm run chaos -- --minutes ${opts.minutes} --seed ${results[0]?.schedule.seed ?? opts.seed}\`${results.length > 1 ? ` --runs ${results.length}` : ''}.`,
     '',
     '| faults injected | count |',
     '|---|---|',
@@ -117,7 +117,7 @@ function section(opts: Options, results: ChaosResult[], command: string): string
     '|---|---|---|---|---|---|---|',
     ...results.map((r, k) => `| ${k + 1} | ${r.schedule.seed} | ${r.snapshots} | ${r.violations.length} | ${r.problems.length} | ${r.convergenceMs === null ? 'never' : `${(r.convergenceMs / 1000).toFixed(1)} s`} | ${r.convergenceAfterLastHealMs === null ? 'never' : `${(r.convergenceAfterLastHealMs / 1000).toFixed(1)} s`} |`),
     '',
-    ...results.map((r) => `Kernel counters, seed ${r.schedule.seed}: ${describeDrops(counterDelta(r.counters.before, r.counters.after))}.`),
+    ...results.map((r) => `Seed ${r.schedule.seed}, ${describeDrops(counterDelta(r.counters.before, r.counters.after))}.`),
     '',
   ];
   return lines.join('\n');
@@ -143,7 +143,8 @@ async function main(): Promise<void> {
     say(runLine(r));
     if (!passed(r)) say(describeFailure(r, file));
   }
-  const command = `npm run chaos -- ${argv.filter((a) => a !== '--write-docs').join(' ')}`.trim();
+  const args = argv.filter((a) => a !== '--write-docs');
+  const command = args.length === 0 ? 'npm run chaos' : `npm run chaos -- ${args.join(' ')}`;
   const text = section(opts, results, command);
   say(text);
   if (opts.writeDocs) say(`wrote the section into ${writeDocsSection(SECTION, text, RELIABILITY_DOC)}`);
