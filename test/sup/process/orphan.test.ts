@@ -30,14 +30,19 @@ async function service(cmd: string, args: string[], svcPath: string, opts: { det
   return { pid: child.pid as number, pidFileWrittenMs: (await stat(file)).mtimeMs };
 }
 
-/** Waits until the environment of `pid` no longer names HAB_SVC_PATH (Redis overwrites it at start), bounded. */
+/**
+ * Waits until the environment of `pid` no longer names HAB_SVC_PATH (Redis overwrites it at
+ * start), bounded: two reads in a row, 50 ms apart, that return something without it (while the
+ * shell execs Redis, a read can come back empty).
+ */
 async function environCleared(pid: number): Promise<boolean> {
-  for (let k = 0; k < 100; k++) {
+  let clear = 0;
+  for (let k = 0; k < 100 && clear < 2; k++) {
     const env = await readFile(`/proc/${pid}/environ`, 'latin1').catch(() => '');
-    if (!env.includes('HAB_SVC_PATH=')) return true;
+    clear = env.length > 0 && !env.includes('HAB_SVC_PATH=') ? clear + 1 : 0;
     await new Promise((r) => setTimeout(r, 50));
   }
-  return false;
+  return clear >= 2;
 }
 
 describe('isOrphan', () => {
