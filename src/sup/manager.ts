@@ -11,7 +11,7 @@
  * listed in the status with its error; it never stops the Supervisor or the other services.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Clock, Logger, Random } from '../core/index.js';
 import { MurmurError } from '../core/index.js';
@@ -164,6 +164,7 @@ export class ServiceManager implements ServicesApi {
       ...(request.configFrom !== undefined ? { configFrom: request.configFrom } : {}),
     });
     checkBinds(spec, pkg);
+    if (spec.configFrom !== null) await withConfigFrom(pkg, spec.configFrom);
     await this.reconciling;
     const existing = this.loaded.get(name);
     if (existing && request.force) this.forced.add(name);
@@ -301,6 +302,7 @@ export class ServiceManager implements ServicesApi {
     try {
       const { packages } = await this.modules();
       pkg = await packages.load(await packages.resolve(parseIdent(spec.ident)));
+      if (spec.configFrom !== null) pkg = await withConfigFrom(pkg, spec.configFrom);
     } catch (err) {
       if (held) await this.retire(name, held, leavesGroup);
       this.report(name, (err as Error).message);
@@ -462,4 +464,30 @@ export class ServiceManager implements ServicesApi {
 function sameExceptDesired(a: ServiceSpec, b: ServiceSpec): boolean {
   const strip = (s: ServiceSpec): string => JSON.stringify({ ...s, desiredState: '', shutdownTimeoutSec: 0 });
   return strip(a) === strip(b);
+}
+
+/**
+ * `--config-from DIR` (development, as Habitat's `config_from`): the service's templates and
+ * defaults come from DIR instead of the package — `DIR/config/`, `DIR/hooks/` and
+ * `DIR/default.toml`, each absent when DIR lacks it — so that they can be edited without building
+ * a package; every pass renders them again. DIR is on the Supervisor's host, an absolute path to a
+ * directory.
+ */
+export async function withConfigFrom(pkg: InstalledPackage, dir: string): Promise<InstalledPackage> {
+  const isDir = async (p: string): Promise<boolean> => (await stat(p).catch(() => null))?.isDirectory() === true;
+  if (!isAbsolute(dir) || !(await isDir(dir))) {
+    throw new MurmurError('NOT_FOUND', `--config-from ${dir}: not a directory on this Supervisor's host; give the absolute path of a directory holding config/, hooks/ or default.toml`);
+  }
+  let defaultToml: string | null = null;
+  try {
+    defaultToml = await readFile(join(dir, 'default.toml'), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new MurmurError('IO', `--config-from ${dir}: cannot read default.toml: ${(err as Error).message}`, { cause: err });
+  }
+  return {
+    ...pkg,
+    configDir: (await isDir(join(dir, 'config'))) ? join(dir, 'config') : null,
+    hooksDir: (await isDir(join(dir, 'hooks'))) ? join(dir, 'hooks') : null,
+    defaultToml,
+  };
 }

@@ -19,6 +19,7 @@ import type { LoadRequest } from '../../src/sup/index.js';
 import { ServiceManager, Supervisor, supPaths } from '../../src/sup/index.js';
 import type { Rumor } from '../../src/wire/index.js';
 import { request } from '../http/serve.js';
+import { rejection } from '../murmur-error.js';
 import { installPackage, type PackageFiles } from './test-ring.js';
 import { childEnv, isAlive, recordingSink, until } from './process/helpers.js';
 
@@ -161,6 +162,43 @@ describe('health checks', () => {
     expect(await censusHealth(r, 'kv.prod')).toBe('unknown');
     await r.manager.start('kv');
     await until(async () => (await r.get('/services/kv/prod/health')).status === 200, 'health OK again');
+  });
+});
+
+describe('--config-from', () => {
+  test('the templates, hooks and defaults come from the directory, not the package; edits there render on the next pass', async () => {
+    const r = await rig();
+    const ident = await r.install('kv', { defaultToml: 'port = 1\n', config: { 'kv.conf': 'package port={{cfg.port}}\n' }, hooks: { run: SLEEP } });
+    const dev = await mkdtemp(join(tmpdir(), 'murmur-config-from-'));
+    await mkdir(join(dev, 'config'));
+    await mkdir(join(dev, 'hooks'));
+    await writeFile(join(dev, 'default.toml'), 'port = 2\n');
+    await writeFile(join(dev, 'config', 'kv.conf'), 'dev port={{cfg.port}}\n');
+    await writeFile(join(dev, 'hooks', 'run'), '#!/bin/sh\necho "dev run"\nexec sleep 1000\n', { mode: 0o755 });
+    try {
+      await r.load({ ident, group: 'prod', configFrom: dev });
+      const conf = join(r.habRoot, 'svc', 'kv', 'config', 'kv.conf');
+      await until(async () => (await readFile(conf, 'utf8').catch(() => '')) === 'dev port=2\n', 'kv.conf rendered from the directory');
+      await until(async () => (await serviceJson(r, 'kv.prod'))?.process.state === 'up', 'the service to run');
+      await until(() => r.output().includes('kv.prod(O): dev run'), "the directory's run hook");
+      // An edit in the directory is rendered on the next pass (here: a gossiped config).
+      await writeFile(join(dev, 'config', 'kv.conf'), 'dev v2 port={{cfg.port}}\n');
+      r.sup.applyConfig('kv.prod', 1, 'port = 3\n');
+      await until(async () => (await readFile(conf, 'utf8').catch(() => '')) === 'dev v2 port=3\n', 'the edited template rendered');
+    } finally {
+      await rm(dev, { recursive: true, force: true });
+    }
+  });
+
+  test('a directory that is not there is refused, naming it, and nothing is loaded', async () => {
+    const r = await rig();
+    const ident = await r.install('kv', { hooks: { run: SLEEP } });
+    const err = await rejection(r.load({ ident, group: 'prod', configFrom: '/nonexistent/murmur-dev' }));
+    expect(err.code).toBe('NOT_FOUND');
+    expect(err.message).toBe(
+      "--config-from /nonexistent/murmur-dev: not a directory on this Supervisor's host; give the absolute path of a directory holding config/, hooks/ or default.toml",
+    );
+    expect((await r.get('/services')).body).toEqual([]);
   });
 });
 
