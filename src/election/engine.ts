@@ -318,7 +318,7 @@ export class Elections {
     if (retired?.kind === 'tombstone' && running === undefined && retired.version > (f?.term ?? -1) && f?.memberId !== this.self) {
       if (g.retiredSeen?.version !== retired.version) g.retiredSeen = { version: retired.version, at: now };
       if (now - g.retiredSeen.at < this.settleMs) {
-        if (f !== undefined && f.memberId !== this.self && look.live(f.memberId) && !f.votes.includes(this.self)) this.publish(g, { ...f, votes: [this.self] });
+        if (f !== undefined && f.memberId !== this.self && look.live(f.memberId)) this.acknowledge(g, f);
         return;
       }
     }
@@ -370,7 +370,12 @@ export class Elections {
     if (f.memberId === this.self) this.lead(g, f, look, now);
     else if (!leaderLive) {
       if (this.mayTakeAsGone(g, f.memberId, g.leaderSeen, look, now)) this.newTerm(g, f.roster, nextTerm, this.basisFor(f, undefined), f, 'the leader is gone', look);
-    } else if (!f.votes.includes(this.self)) this.publish(g, { ...f, votes: [this.self] });
+    } else this.acknowledge(g, f);
+  }
+
+  /** Acknowledges the finished election `f` (adds this member's vote), once. */
+  private acknowledge(g: GroupState, f: ElectionRumor): void {
+    if (!f.votes.includes(this.self)) this.publish(g, { ...f, votes: [this.self] });
   }
 
   /**

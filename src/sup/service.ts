@@ -53,6 +53,7 @@ import {
   HealthChecker,
   healthCheckTimeoutMs,
   isOrphan,
+  readStat,
   realTimers,
   runHealthCheck,
   runHook,
@@ -283,8 +284,7 @@ export class Service {
       pid: p?.pid ?? null,
       startedAtMs: p?.startedAt ?? null,
       stateEnteredMs: this.stateEnteredMs,
-      configVersion: this.restored?.configVersion ?? this.appliedConfigVersion,
-      files: this.restored?.files ?? this.fileVersions(),
+      ...this.reportedVersions(),
       health: this.health,
       healthCheckOutput: this.healthOutput,
       lastError: this.lastErrorText,
@@ -825,6 +825,11 @@ export class Service {
     }
   }
 
+  /** The versions reported in the status and the service rumor: a previous life's until this one renders. */
+  private reportedVersions(): { configVersion: number; files: FileVersion[] } {
+    return this.restored ?? { configVersion: this.appliedConfigVersion, files: this.fileVersions() };
+  }
+
   private fileVersions(): FileVersion[] {
     return [...this.appliedFiles].map(([filename, version]) => ({ filename, version })).sort((a, b) => (a.filename < b.filename ? -1 : 1));
   }
@@ -838,8 +843,7 @@ export class Service {
       cfg: new TextEncoder().encode(toTomlText(exportedConfig(this.mergedConfig, this.pkg.exports))),
       sys: this.deps.ring.sys(),
       initialized: this.initialized,
-      configVersion: this.restored?.configVersion ?? this.appliedConfigVersion,
-      files: this.restored?.files ?? this.fileVersions(),
+      ...this.reportedVersions(),
       state: this.serviceState(),
       health: this.health,
       topology: this.spec.topology,
@@ -882,8 +886,8 @@ const MURMUR_VERSION = '0.1.0';
 
 /** Whether a process runs (exists and is not a zombie waiting to be reaped). */
 async function running(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-  return stat !== null && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  const st = await readStat(pid);
+  return st !== null && st.state !== 'Z';
 }
 
 async function readOptional(path: string): Promise<string | null> {

@@ -28,7 +28,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, mapLimit, monoMs, REPO_ROOT, run, sleep, type LabCounters } from '../lab/lab.js';
-import { LEADER_PLANS } from '../lab/leader-group.js';
+import { getJson, LEADER_PLANS } from '../lab/leader-group.js';
 import { checkConvergence, checkSnapshots, CONVERGENCE_BOUND_MS, type ButterflyJson, type CensusJson, type HostObservation, type ServicesEntry, type Snapshot, type Violation } from './invariants.js';
 import { configBody, fileBody, formatAction, formatSchedule, type ChaosAction, type ChaosActionKind, type ChaosGroup, type HostIndex, type Schedule, type TimedAction } from './schedule.js';
 
@@ -461,14 +461,8 @@ class Observer {
 
   /** The PID of `group`'s service on host i (its process group), from /services; null when it runs none. */
   async servicePid(i: number, group: string): Promise<number | null> {
-    const r = await this.lab.exec(i, 'curl', ['-sS', '--max-time', '3', `http://${this.lab.ip(i)}:9631/services`], { timeoutMs: 5000 });
-    if (r.code !== 0) return null;
-    try {
-      const list = JSON.parse(r.stdout) as { service_group: string; process: { pid: number | null } }[];
-      return list.find((x) => x.service_group === group)?.process.pid ?? null;
-    } catch {
-      return null;
-    }
+    const list = await getJson<{ service_group: string; process: { pid: number | null } }[]>(this.lab, i, '/services').catch(() => []);
+    return list.find((x) => x.service_group === group)?.process.pid ?? null;
   }
 }
 

@@ -3,8 +3,6 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Header } from 'tar';
-import { expect } from 'vitest';
-import { MurmurError } from '../../src/core/index.js';
 
 /** A fresh temp dir; `cleanup` removes it. */
 export async function tempDir(prefix = 'murmur-pkg-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -22,15 +20,7 @@ export async function writeTree(dir: string, files: Record<string, string>): Pro
   }
 }
 
-/** The MurmurError `action` rejects with (the test fails if it resolves or throws anything else). */
-export async function rejection(action: Promise<unknown>): Promise<MurmurError> {
-  const err: unknown = await action.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(MurmurError);
-  return err as MurmurError;
-}
+export { rejection } from '../murmur-error.js';
 
 export interface RawEntry {
   path: string;
